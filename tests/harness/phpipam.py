@@ -50,7 +50,7 @@ import zipfile
 LOG = logging.getLogger('ipamkit.harness')
 
 # Bump when the install layout or the seed changes: an existing state dir is then rebuilt.
-HARNESS_VERSION = 3
+HARNESS_VERSION = 4
 
 DEFAULT_STATE_DIR = '/var/tmp/ipamkit-phpipam-harness'
 DEFAULT_HTTPS_PORT = 18443
@@ -170,7 +170,9 @@ CUSTOM_FIELD = ('custom_asset', 'VARCHAR(64)', 'Asset tag')
 SUBNETS = (
     SubnetSpec('127.0.10.0/24', 'lab scan net', agent='demo-agent', ping=1, discover=1, resolve=1, nameserver='lab-dns', vlan=10),
     SubnetSpec('127.0.20.0/28', 'lab small net', agent='demo-agent', ping=1, discover=0, resolve=0),
-    SubnetSpec('fd00:10::/64', 'lab v6 net', agent='demo-agent', ping=1, discover=1),
+    # IPv6 data only, never assigned to a scanning agent: this machine may route fd00::/8 out of the
+    # root namespace, so scans of IPv6 LANs happen only inside network namespaces (tests/harness/netlan.py).
+    SubnetSpec('fd00:10::/64', 'lab v6 net'),
     SubnetSpec('127.40.0.0/16', 'lab supernet'),
     SubnetSpec('127.40.1.0/24', 'lab nested net', agent='demo-agent', ping=1, discover=0, parent='127.40.0.0/16'),
     SubnetSpec('127.0.30.0/24', 'lab empty net'),
@@ -874,6 +876,10 @@ class Harness:
                 state = None
             if state:
                 return self._reuse(state, started)
+            if os.path.exists(self._path(MARKER_FILE)):
+                # Our own state from an older harness version or an unfinished install: its
+                # servers (found by their pid files) must go before a fresh install takes the ports.
+                self._stop_processes()
             ok, reason = self.can_run()
             if not ok:
                 raise HarnessError(reason)
@@ -972,9 +978,12 @@ class Harness:
                           ('apache/run', 0o755), ('apache/logs', 0o755), ('seed', 0o700), ('tmp', 0o700)):
             os.makedirs(self._path(sub), mode=mode, exist_ok=True)
             os.chmod(self._path(sub), mode)
+        # MariaDB's own temporary directory: TMPDIR of the caller may not be writable by the mysql user.
+        os.makedirs(self._path('mysql', 'tmp'), mode=0o700, exist_ok=True)
         if self.is_root:
             mysql = pwd.getpwnam('mysql')
             os.chown(self._path('mysql'), mysql.pw_uid, mysql.pw_gid)
+            os.chown(self._path('mysql', 'tmp'), mysql.pw_uid, mysql.pw_gid)
 
     def _unpack(self):
         """Unpack the tarball (or copy the directory) to webroot; return phpIPAM's visible version."""
@@ -1031,7 +1040,8 @@ class Harness:
     def _init_mysql(self):
         LOG.info('initialising private MariaDB in %s', self.mysql_datadir)
         argv = [self._binary('mariadb-install-db', 'mysql_install_db'), '--no-defaults', f'--datadir={self.mysql_datadir}',
-                '--auth-root-authentication-method=socket', '--skip-test-db', '--skip-name-resolve']
+                '--auth-root-authentication-method=socket', '--skip-test-db', '--skip-name-resolve',
+                f'--tmpdir={self._path("mysql", "tmp")}']
         if self.is_root:
             argv.append('--user=mysql')
         else:
@@ -1046,9 +1056,16 @@ class Harness:
             return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.mysql_pid_file)
+        tmpdir = self._path('mysql', 'tmp')
+        if not os.path.isdir(tmpdir):  # state made by an older harness
+            os.makedirs(tmpdir, mode=0o700)
+            if self.is_root:
+                mysql = pwd.getpwnam('mysql')
+                os.chown(tmpdir, mysql.pw_uid, mysql.pw_gid)
         argv = [
             self._binary('mariadbd', 'mysqld'), '--no-defaults', f'--datadir={self.mysql_datadir}',
             f'--socket={self.mysql_socket}', f'--pid-file={self.mysql_pid_file}', f'--log-error={self.mysql_error_log}',
+            f'--tmpdir={self._path("mysql", "tmp")}',
             '--skip-networking', '--skip-name-resolve', '--default-time-zone=+00:00',
             '--character-set-server=utf8mb4', '--collation-server=utf8mb4_unicode_ci',
             '--innodb-buffer-pool-size=64M', '--innodb-log-file-size=16M', '--innodb-flush-log-at-trx-commit=0',
