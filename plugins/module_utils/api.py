@@ -101,6 +101,56 @@ def is_loopback_host(host):
         return False
 
 
+def shown_url(text, limit=80):
+    """A URL for a message: any ``user:password@`` blanked out, a query string dropped, length capped."""
+    text = str(text)
+    if '@' in text:
+        scheme, sep, rest = text.partition('://')
+        text = (scheme + sep if sep else '') + '***@' + (rest if sep else text).rsplit('@', 1)[1]
+    text = text.split('?', 1)[0].split('#', 1)[0]
+    text = repr(text)
+    return text if len(text) <= limit else text[:limit - 4] + '...' + text[-1]
+
+
+def url_syntax_problem(url):
+    """Why ``url`` is not a usable http(s) URL, or None. Never repeats credentials or a query string."""
+    parts = urlsplit(str(url).strip())
+    if parts.username or parts.password or '@' in parts.netloc:
+        return 'must not contain credentials (user:password@): give them in the token, username and password settings'
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        return '%s is not an http(s) URL: give the scheme and host, e.g. https://ipam.example.com' % shown_url(url)
+    try:
+        parts.port  # pylint: disable=pointless-statement
+    except ValueError:
+        return '%s has an invalid port' % shown_url(url)
+    if parts.query or parts.fragment:
+        return 'must not have a query string or fragment: give the base URL'
+    return None
+
+
+def base_url_problems(url, allow_insecure_http=False):
+    """Every reason ``url`` cannot be phpIPAM's base URL (an empty list when it can).
+
+    The one set of rules for the client and for the scan agent's configuration: a syntactically
+    usable http(s) URL, without the ``/api`` part the client adds, and plain http only to loopback
+    unless the user accepts the risk with ``allow_insecure_http``.
+    """
+    problem = url_syntax_problem(url)
+    if problem:
+        return [problem]
+    problems = []
+    parts = urlsplit(str(url).strip())
+    path = parts.path.rstrip('/')
+    if re.search(r'/api(/|$)', path + '/'):
+        problems.append("give phpIPAM's base URL without /api (the client adds /api/<app_id>/): use %s://%s%s"
+                        % (parts.scheme, parts.netloc, path[:path.find('/api')]))
+    if parts.scheme == 'http' and not is_loopback_host(parts.hostname) and not allow_insecure_http:
+        problems.append('refusing to send credentials over plain http:// to %s: anyone on the path could read them. '
+                        'Use https:// (phpIPAM apps with SSL security require it anyway), or set allow_insecure_http: '
+                        'true if you accept that risk' % parts.hostname)
+    return problems
+
+
 def _short_reason(exc):
     """The innermost useful sentence of a requests/urllib3 exception."""
     text = str(exc)
@@ -210,31 +260,16 @@ class PhpipamClient(object):
     def _check_url(self, url, app_id, allow_insecure_http):
         if not url:
             raise PhpipamConfigError('url is required: phpIPAM\'s base URL, e.g. https://ipam.example.com (PHPIPAM_URL)')
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ('http', 'https') or not parts.hostname:
-            raise PhpipamConfigError(
-                'url %r is not an http(s) URL: give phpIPAM\'s base URL, e.g. https://ipam.example.com' % url)
-        if parts.username or parts.password:
-            raise PhpipamConfigError('url must not contain credentials: use token, or username and password')
-        if parts.query or parts.fragment:
-            raise PhpipamConfigError('url must not have a query string or fragment: give phpIPAM\'s base URL')
-        path = parts.path.rstrip('/')
-        if re.search(r'/api(/|$)', path + '/'):
-            base = path[:path.find('/api')]
-            raise PhpipamConfigError(
-                "url should be phpIPAM's base URL without /api (the client adds /api/<app_id>/): use %s://%s%s"
-                % (parts.scheme, parts.netloc, base))
-        if parts.scheme == 'http' and not is_loopback_host(parts.hostname) and not allow_insecure_http:
-            raise PhpipamConfigError(
-                'refusing to send credentials over plain http:// to %s: anyone on the path could read them. Use '
-                'https:// (phpIPAM apps with SSL security require it anyway), or set allow_insecure_http: true '
-                'if you accept that risk' % parts.hostname)
+        problems = base_url_problems(url, allow_insecure_http)
+        if problems:
+            raise PhpipamConfigError('url: %s' % '; '.join(problems))
         if not app_id or not str(app_id).strip():
             raise PhpipamConfigError('app_id is required: the API app id from Administration > API (PHPIPAM_APP_ID)')
         app_id = str(app_id).strip()
         if '/' in app_id or re.search(r'\s', app_id):
             raise PhpipamConfigError('app_id %r is not an API app id (no slashes or spaces allowed)' % app_id)
-        return '%s://%s%s' % (parts.scheme, parts.netloc, path), app_id
+        parts = urlsplit(url.strip())
+        return '%s://%s%s' % (parts.scheme, parts.netloc, parts.path.rstrip('/')), app_id
 
     # ----------------------------------------------------------- public API
 
@@ -532,4 +567,5 @@ def client_from_options(options):
 
 
 __all__ = ['PhpipamClient', 'ApiResult', 'PhpipamError', 'PhpipamServerError', 'client_from_options',
-           'is_loopback_host', 'HAS_REQUESTS', 'REQUESTS_IMPORT_ERROR']
+           'is_loopback_host', 'base_url_problems', 'url_syntax_problem', 'shown_url', 'HAS_REQUESTS',
+           'REQUESTS_IMPORT_ERROR']
