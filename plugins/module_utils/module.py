@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) ipamkit developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one AnsibleModule base of the collection: connection options, client, errors, output."""
+"""The AnsibleModule bases of the collection: phpIPAM connection, client, errors, output; and local modules."""
 
 from contextlib import contextmanager
 
@@ -60,7 +60,6 @@ class PhpipamModule(AnsibleModule):
             self.fail_from_error(exc)
 
     def fail_from_error(self, exc, **extra):
-        self._emit_client_warnings()
         self.fail_json(msg=str(exc), error=exc.to_dict(), **extra)
 
     def _emit_client_warnings(self):
@@ -75,3 +74,19 @@ class PhpipamModule(AnsibleModule):
             self._client.close()
         kwargs.setdefault('changed', False)
         super(PhpipamModule, self).exit_json(**to_ansible(kwargs))
+
+    def fail_json(self, msg, **kwargs):
+        self._emit_client_warnings()
+        super(PhpipamModule, self).fail_json(msg=msg, **to_ansible(kwargs))
+
+
+class LocalModule(AnsibleModule):
+    """A module that needs no phpIPAM connection (nmap, the run lock): check mode on, output JSON-safe."""
+
+    def __init__(self, argument_spec=None, supports_check_mode=True, **kwargs):
+        super(LocalModule, self).__init__(argument_spec=argument_spec or {}, supports_check_mode=supports_check_mode,
+                                          **kwargs)
+
+    def exit_json(self, **kwargs):
+        kwargs.setdefault('changed', False)
+        super(LocalModule, self).exit_json(**to_ansible(kwargs))
