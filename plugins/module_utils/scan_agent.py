@@ -8,12 +8,17 @@ The fetch costs one request for the agent, one for its subnets (phpIPAM filters 
 per subnet, sent in parallel; never one request per address.
 """
 
+import hashlib
 import ipaddress
+import json
+import os
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.errors import (
     PhpipamNotFoundError,
     PhpipamPermissionError,
 )
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.normalize import to_ansible
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.timeutil import parse_iso_datetime
 
 # Fields of an address a scanner needs, in phpIPAM's own names.
 ADDRESS_FIELDS = ('id', 'ip', 'hostname', 'description', 'mac', 'tag', 'excludePing', 'is_gateway', 'lastSeen')
@@ -101,20 +106,8 @@ def _ip_sort_key(address):
         return (9, 0)
 
 
-def fetch_agent_inventory(client, code=None, agent_id=None, name=None, addresses=False, require_write=False):
-    """The agent, its subnets (sorted, folders left out) and optionally their addresses.
-
-    With ``require_write`` the API app's permissions are checked first (``OPTIONS tools/``
-    changes nothing) and a read-only app fails here, before an agent spends a scan on it.
-    """
-    permissions = None
-    if require_write:
-        permissions = client.app_permissions()
-        if permissions not in WRITE_PERMISSIONS:
-            raise PhpipamPermissionError(
-                "API app '%s' has permissions '%s'; a scan agent that writes to phpIPAM needs Read / Write: change "
-                'the app in Administration > API, or use a relay' % (client.app_id, permissions),
-                method='OPTIONS', path=client.url_for('tools'))
+def fetch_agent_subnets(client, code=None, agent_id=None, name=None):
+    """The agent (as returned to users) and its subnets, sorted, folders left out; no addresses."""
     agent = find_agent(client, code=code, agent_id=agent_id, name=name)
     records = client.get_list('subnets', params={'filter_by': 'scanAgent', 'filter_value': agent['id']})
     # phpIPAM's filter compares loosely; keep exactly this agent's subnets with a usable CIDR.
@@ -126,8 +119,99 @@ def fetch_agent_inventory(client, code=None, agent_id=None, name=None, addresses
 
     subnets = [subnet_view(s, nameserver_sets) for s in records]
     subnets.sort(key=lambda s: (s['ip_version'], int(ipaddress.ip_network(s['cidr']).network_address)))
+    return agent_view(agent), subnets
+
+
+def split_due(subnets, now, min_scan_interval):
+    """(due, skipped): subnets scanned less than ``min_scan_interval`` seconds ago are skipped.
+
+    A subnet counts as recently scanned when every check it has was done recently: its
+    ``lastScan`` if it is a pingSubnet, its ``lastDiscovery`` if it is a discoverSubnet.
+    """
+    if not min_scan_interval:
+        return list(subnets), []
+    due, skipped = [], []
+    for subnet in subnets:
+        stamps = []
+        if subnet.get('pingSubnet'):
+            stamps.append(subnet.get('lastScan'))
+        if subnet.get('discoverSubnet'):
+            stamps.append(subnet.get('lastDiscovery'))
+        ages = [None if stamp is None else (now - stamp).total_seconds() for stamp in stamps]
+        if ages and all(age is not None and age < min_scan_interval for age in ages):
+            skipped.append({'id': subnet['id'], 'cidr': subnet['cidr'], 'lastScan': subnet.get('lastScan'),
+                            'lastDiscovery': subnet.get('lastDiscovery'),
+                            'reason': 'scanned less than min_scan_interval (%d s) ago' % min_scan_interval})
+        else:
+            due.append(subnet)
+    return due, skipped
+
+
+def attach_addresses(client, subnets):
+    """Add each subnet's addresses (one request per subnet, in parallel)."""
+    lists = client.get_lists(['subnets/%d/addresses' % s['id'] for s in subnets])
+    for subnet, items in zip(subnets, lists):
+        subnet['addresses'] = sorted((address_view(a) for a in items), key=_ip_sort_key)
+    return subnets
+
+
+def check_write_access(client):
+    """The app's permission name; a read-only app raises PhpipamPermissionError.
+
+    ``OPTIONS tools/`` changes nothing, so an agent can find out before it scans.
+    """
+    permissions = client.app_permissions()
+    if permissions not in WRITE_PERMISSIONS:
+        raise PhpipamPermissionError(
+            "API app '%s' has permissions '%s'; a scan agent that writes to phpIPAM needs Read / Write: change "
+            'the app in Administration > API, or use a relay' % (client.app_id, permissions),
+            method='OPTIONS', path=client.url_for('tools'))
+    return permissions
+
+
+def fetch_agent_inventory(client, code=None, agent_id=None, name=None, addresses=False, require_write=False):
+    """The agent, its subnets and optionally their addresses (no skipping, no cache)."""
+    permissions = check_write_access(client) if require_write else None
+    agent, subnets = fetch_agent_subnets(client, code=code, agent_id=agent_id, name=name)
     if addresses:
-        lists = client.get_lists(['subnets/%d/addresses' % s['id'] for s in subnets])
-        for subnet, items in zip(subnets, lists):
-            subnet['addresses'] = sorted((address_view(a) for a in items), key=_ip_sort_key)
-    return {'agent': agent_view(agent), 'subnets': subnets, 'app_permissions': permissions}
+        attach_addresses(client, subnets)
+    return {'agent': agent, 'subnets': subnets, 'app_permissions': permissions}
+
+
+# ------------------------------------------------------------------ disk cache
+
+def cache_key(client, code=None, agent_id=None, name=None):
+    """Which phpIPAM, app and agent a cache entry belongs to (hashed: the agent code is a secret)."""
+    text = json.dumps([client.url, client.app_id, code, agent_id, name])
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def load_cached(path, key, now, ttl, zone):
+    """(agent, subnets) from the cache file when fresh and for the same key, else None."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            data = json.load(handle)
+        stored = parse_iso_datetime(data['stored_at'])
+        if data.get('key') != key or not 0 <= (now - stored).total_seconds() < ttl:
+            return None
+        subnets = data['subnets']
+        for subnet in subnets:
+            for field in ('lastScan', 'lastDiscovery'):
+                if subnet.get(field):
+                    subnet[field] = parse_iso_datetime(subnet[field]).astimezone(zone)
+        return data['agent'], subnets
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store_cached(path, key, now, agent, subnets):
+    """Write the cache atomically, readable by the owner only."""
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    payload = {'key': key, 'stored_at': now.isoformat(), 'agent': agent,
+               'subnets': [dict((k, v) for k, v in s.items() if k != 'addresses') for s in subnets]}
+    temp = '%s.%d.tmp' % (path, os.getpid())
+    with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w', encoding='utf-8') as handle:
+        json.dump(to_ansible(payload), handle)
+    os.replace(temp, path)

@@ -45,6 +45,22 @@ options:
         updates phpIPAM directly sets this to find out before it scans.
     type: bool
     default: false
+  min_scan_interval:
+    description:
+      - Seconds. Subnets whose checks all ran less than this long ago (C(lastScan) for C(pingSubnet),
+        C(lastDiscovery) for C(discoverSubnet)) are left out of RV(subnets) and listed in RV(skipped_subnets).
+    type: int
+    default: 0
+  cache_path:
+    description:
+      - File in which the agent and its subnet list (not the addresses) are kept between runs for
+        O(cache_ttl) seconds, saving two requests per run. Addresses are always read fresh.
+      - A subnet reassigned in phpIPAM while cached is still refused by M(ipamkit.phpipam.scan_upload).
+    type: path
+  cache_ttl:
+    description: Seconds a cached subnet list stays valid; V(0) turns the cache off.
+    type: int
+    default: 0
 seealso:
   - plugin: ipamkit.phpipam.phpipam
     plugin_type: lookup
@@ -202,10 +218,28 @@ app_permissions:
   returned: success
   type: str
   sample: Write
+skipped_subnets:
+  description: Subnets left out because of O(min_scan_interval), with C(id), C(cidr), C(lastScan), C(lastDiscovery), C(reason).
+  returned: success
+  type: list
+  elements: dict
+cached:
+  description: Whether the agent and subnet list came from O(cache_path).
+  returned: success
+  type: bool
 """
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.module import PhpipamModule
-from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_agent import fetch_agent_inventory
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_agent import (
+    attach_addresses,
+    cache_key,
+    check_write_access,
+    fetch_agent_subnets,
+    load_cached,
+    split_due,
+    store_cached,
+)
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.timeutil import utcnow
 
 
 def main():
@@ -216,20 +250,37 @@ def main():
             agent_name=dict(type='str'),
             addresses=dict(type='bool', default=False),
             require_write=dict(type='bool', default=False),
+            min_scan_interval=dict(type='int', default=0),
+            cache_path=dict(type='path'),
+            cache_ttl=dict(type='int', default=0),
         ),
         mutually_exclusive=[('agent_code', 'agent_id', 'agent_name')],
         required_one_of=[('agent_code', 'agent_id', 'agent_name')],
     )
+    params = module.params
+    who = dict(code=params['agent_code'], agent_id=params['agent_id'], name=params['agent_name'])
+    now = utcnow()
     with module.api() as client:
-        result = fetch_agent_inventory(
-            client,
-            code=module.params['agent_code'],
-            agent_id=module.params['agent_id'],
-            name=module.params['agent_name'],
-            addresses=module.params['addresses'],
-            require_write=module.params['require_write'],
-        )
-    module.exit_json(changed=False, **result)
+        permissions = check_write_access(client) if params['require_write'] else None
+        cached = None
+        use_cache = bool(params['cache_path'] and params['cache_ttl'] > 0)
+        if use_cache:
+            key = cache_key(client, **who)
+            cached = load_cached(params['cache_path'], key, now, params['cache_ttl'], client.zone)
+        if cached:
+            agent, subnets = cached
+        else:
+            agent, subnets = fetch_agent_subnets(client, **who)
+            if use_cache:
+                try:
+                    store_cached(params['cache_path'], key, now, agent, subnets)
+                except OSError as exc:
+                    module.warn('cannot write the subnet cache %s: %s' % (params['cache_path'], exc))
+        due, skipped = split_due(subnets, now, params['min_scan_interval'])
+        if params['addresses']:
+            attach_addresses(client, due)
+    module.exit_json(changed=False, agent=agent, subnets=due, skipped_subnets=skipped, app_permissions=permissions,
+                     cached=bool(cached))
 
 
 if __name__ == '__main__':
