@@ -31,13 +31,12 @@ SANITY_ROOT ?= $(or $(TMPDIR),/tmp)/ipamkit-phpipam-sanity-$(shell printf %s '$(
 SANITY_ARGS ?=
 PYTEST_ARGS ?=
 
-DEMO_PLAYBOOK ?= ipamkit.phpipam.show_agent
 DEMO_ARGS ?=
 
 # The harness (phpIPAM on MariaDB + Apache/PHP, netns LANs, nmap), and shellcheck for the
 # shellcheck sanity test (without it ansible-test reports "No tests applicable" and passes).
 SYSTEM_PACKAGES := nmap iproute2 mariadb-server apache2 libapache2-mod-php php-mysql php-gmp \
-	php-mbstring php-xml php-curl php-ldap php-pear openssl shellcheck
+	php-mbstring php-xml php-curl php-ldap php-pear openssl shellcheck dnsmasq-base
 
 # The phpIPAM release the harness installs: ../shared beside the checkout, unless set.
 ifeq ($(origin PHPIPAM_SOURCE),undefined)
@@ -52,7 +51,7 @@ TEST_STAGES := system-deps venv venv-2.16 sanity units integration lint smoke-2.
 	smoke-2.16 clean
 
 help:
-	@echo "make demo         system-deps + venv, start phpIPAM (tests/harness), run $(DEMO_PLAYBOOK)"
+	@echo "make demo         system-deps + venv, then tests/demo/demo.py: real phpIPAM, a demo LAN, the agent twice"
 	@echo "make test         $(TEST_STAGES)"
 	@echo "make system-deps  apt-get install missing Debian packages (as root; otherwise says which)"
 	@echo "make venv         .venv: $(ANSIBLE_CORE), runtime + dev deps, collection linked in"
@@ -69,7 +68,7 @@ test:
 	@MAKE='$(MAKE)' $(UTILS)/stages.sh $(TEST_STAGES)
 
 demo: system-deps venv
-	$(UTILS)/demo.sh $(VENV) $(DEMO_PLAYBOOK) $(DEMO_ARGS)
+	$(VENV)/bin/python $(CHECKOUT)/tests/demo/demo.py $(DEMO_ARGS)
 
 system-deps:
 	@$(UTILS)/system-deps.sh $(SYSTEM_PACKAGES)

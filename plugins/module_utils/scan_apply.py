@@ -181,14 +181,20 @@ def summarize(plans, results, check_mode=False, skipped=()):
         if row['status'] != 'planned':
             line += ' [%s: %s]' % (row['status'], row['reason'])
         lines.append(line)
-    for subnet in skipped:
-        reason = subnet.get('reason') or 'not scanned in this cycle'
-        lines.append('%s%s (id %s): skipped, %s' % (prefix, subnet.get('cidr'), subnet.get('id'), reason))
+    lines.extend(_skipped_lines(skipped, prefix))
     skipped_text = ' (%d skipped)' % len(skipped) if skipped else ''
     lines.append('%stotal: %d subnet(s)%s, seen %d, created %d, updated %d, unchanged %d, removed %d, removal refused %d, '
                  'errors %d' % (prefix, len(rows), skipped_text, totals['seen'], totals['created'], totals['updated'],
                                 totals['unchanged'], totals['removed'], totals['removal_refused'], totals['errors']))
     return rows, totals, lines
+
+
+def _skipped_lines(skipped, prefix):
+    lines = []
+    for subnet in skipped:
+        reason = subnet.get('reason') or 'not scanned in this cycle'
+        lines.append('%s%s (id %s): skipped, %s' % (prefix, subnet.get('cidr'), subnet.get('id'), reason))
+    return lines
 
 
 def build_diff(plans):
@@ -213,3 +219,19 @@ def build_diff(plans):
 def _fields(data, skip=()):
     shown = to_ansible(dict((k, v) for k, v in data.items() if k not in skip))
     return ' '.join('%s=%s' % (k, shown[k]) for k in sorted(shown))
+
+
+def relay_summary(report, relay_url, skipped=(), check_mode=False):
+    """Summary lines for a report sent to a relay (the relay applies it and counts the writes)."""
+    prefix = '(check mode) ' if check_mode else ''
+    verb = 'would be sent' if check_mode else 'sent'
+    lines = []
+    for subnet in report['subnets']:
+        state = 'complete' if subnet['completed'] else 'incomplete (the relay writes nothing for it)'
+        lines.append('%s%s (id %d): seen %d, scan %s, %s to the relay'
+                     % (prefix, subnet['cidr'], subnet['id'], len(subnet['hosts']), state, verb))
+    lines.extend(_skipped_lines(skipped, prefix))
+    lines.append('%stotal: %d subnet(s), seen %d; report %s %s to %s'
+                 % (prefix, len(report['subnets']), sum(len(s['hosts']) for s in report['subnets']),
+                    report['report_id'], verb, relay_url))
+    return lines

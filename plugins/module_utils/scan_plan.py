@@ -140,7 +140,10 @@ def plan_subnet(report_subnet, phpipam_subnet, addresses, agent_id, settings, no
             plan['unchanged'] += 1
 
     if settings.remove_stale and ping:
-        _plan_removals(plan, known, seen, settings, now)
+        # The scanning host answers for its own address (nmap: localhost-response) even when
+        # the network is gone, so it is no evidence that the scan could see the subnet.
+        others = sum(1 for host in seen.values() if host.get('reason') != 'localhost-response')
+        _plan_removals(plan, known, seen, others, settings, now)
 
     if ping:
         plan['subnet_update']['lastScan'] = now
@@ -200,14 +203,14 @@ def _in_agent_scope(address, settings):
     return (settings.discovered_tag_name not in STANDARD_TAGS and address.get('tag') == settings.discovered_tag_id)
 
 
-def _plan_removals(plan, known, seen, settings, now):
+def _plan_removals(plan, known, seen, others_seen, settings, now):
     """Stale addresses to delete, and the ones refused, with the reason.
 
     Hard limits (never overridden): not seen this cycle, seen at least once, last seen more
     than ``remove_stale_after`` ago, not excludePing, not the gateway, not Reserved, and
-    within the scope. Guards (``force_remove`` overrides them): the scan saw nobody while
-    phpIPAM saw hosts here within ``remove_stale_after``; or removals would exceed
-    ``remove_stale_max_percent`` of the subnet's addresses.
+    within the scope. Guards (``force_remove`` overrides them): the scan saw nobody but the
+    scanning host itself while phpIPAM saw hosts here within ``remove_stale_after``; or removals
+    would exceed ``remove_stale_max_percent`` of the subnet's addresses.
     """
     reserved = settings.tag_ids.get('Reserved')
     candidates = []
@@ -228,7 +231,7 @@ def _plan_removals(plan, known, seen, settings, now):
     if not candidates:
         return
     guard = None
-    if not seen and recently_seen:
+    if not others_seen and recently_seen:
         guard = ('the scan saw no host while phpIPAM saw %d here within %s: the scan is not trusted for removals'
                  % (recently_seen, _duration(settings.remove_stale_after)))
     else:

@@ -116,6 +116,21 @@ options:
     description: Set the agent's C(last_access) at the end of the run.
     type: bool
     default: true
+  relay_url:
+    description:
+      - Send the report to this scan relay instead of writing phpIPAM (for networks that cannot reach phpIPAM).
+        The relay applies it with the same rules. The report is POSTed as JSON with the bearer O(relay_token).
+      - Only V(https://) (verified), or V(http://) to a loopback address, so the token is never readable on the way.
+      - Transient failures (connection errors, 408, 429, 5xx) are retried with backoff; the relay applies a report
+        id once, so a repeat cannot write twice. In check mode nothing is sent.
+      - The phpIPAM connection options are then not used.
+    type: str
+  relay_token:
+    description: This agent's bearer token at the relay.
+    type: str
+  relay_ca_path:
+    description: PEM file of the CA that issued the relay's certificate.
+    type: path
   skipped_subnets:
     description:
       - Subnets left out of this cycle before the scan (RV(ipamkit.phpipam.scan_agent_info#module:skipped_subnets)),
@@ -171,7 +186,7 @@ summary:
     - "total: 1 subnet(s), seen 10, created 2, updated 3, unchanged 5, removed 0, removal refused 0, errors 0"
 subnets:
   description: Per subnet of the report, what happened (in check mode, what would happen).
-  returned: always
+  returned: when writing phpIPAM directly
   type: list
   elements: dict
   contains:
@@ -218,23 +233,28 @@ subnets:
       elements: dict
 totals:
   description: The sums of the per-subnet counts.
-  returned: always
+  returned: when writing phpIPAM directly
   type: dict
 address_writes:
   description: Address creates, updates and removals sent (in check mode, planned).
-  returned: always
+  returned: when writing phpIPAM directly
   type: int
 requests:
   description: HTTP requests sent to phpIPAM, by method.
-  returned: always
+  returned: when writing phpIPAM directly
   type: dict
   sample: {"GET": 3, "PATCH": 2}
+relay:
+  description: With O(relay_url), where the report went, the relay's HTTP status and answer, and the report id.
+  returned: when O(relay_url) is set
+  type: dict
 """
 
 import datetime
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.errors import PhpipamError
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.module import PhpipamModule
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.relay_client import RelayError, post_report
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_apply import (
     TagLookupError,
     apply_plans,
@@ -242,12 +262,29 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_apply import 
     check_server_clock,
     fetch_state,
     plan_settings,
+    relay_summary,
     resolve_tags,
     summarize,
     touch_agent,
 )
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_plan import count_address_writes, plan_report
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_report import ReportError, parse_report
+
+
+def send_to_relay(module, report, params):
+    """Relay mode: POST the report (not in check mode) and exit with a relay summary."""
+    lines = relay_summary(report, params['relay_url'], params['skipped_subnets'], check_mode=module.check_mode)
+    relay = {'url': params['relay_url'], 'status': None, 'answer': None, 'report_id': report['report_id']}
+    if module.check_mode:
+        module.exit_json(changed=False, summary=lines, relay=relay)
+    try:
+        status, answer = post_report(params['relay_url'], params['relay_token'], report,
+                                     ca_path=params['relay_ca_path'], timeout=params['timeout'])
+    except RelayError as exc:
+        module.fail_json(msg=str(exc), error=exc.to_dict(), summary=lines)
+    lines[-1] += ' (relay answered HTTP %d)' % status
+    relay.update(status=status, answer=answer)
+    module.exit_json(changed=True, summary=lines, relay=relay)
 
 
 def main():
@@ -270,13 +307,18 @@ def main():
         time_offset=dict(type='int', default=0),
         update_agent=dict(type='bool', default=True),
         skipped_subnets=dict(type='list', elements='dict', default=[]),
-    ))
+        relay_url=dict(type='str'),
+        relay_token=dict(type='str', no_log=True),
+        relay_ca_path=dict(type='path'),
+    ), required_by={'relay_url': ['relay_token']})
     params = module.params
     try:
         report = parse_report(params['report'])
     except ReportError as exc:
         module.fail_json(msg=str(exc), problems=exc.problems)
     now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=params['time_offset'])
+    if params['relay_url']:
+        send_to_relay(module, report, params)
 
     with module.api() as client:
         try:

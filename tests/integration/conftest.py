@@ -20,6 +20,7 @@ PLAYBOOKS = os.path.join(HERE, 'playbooks')
 sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
 
 import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
+import netlan as netlan_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
 import fault_proxy as fault_proxy_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
 from integration_helpers import PlaybookRun  # noqa: E402  pylint: disable=import-error,wrong-import-position
 
@@ -54,6 +55,15 @@ def phpipam(harness, phpipam_session):
     return phpipam_session
 
 
+@pytest.fixture(scope='session')
+def netns_ready():
+    """Network-namespace LANs can be built here (root, iproute2, nmap, dnsmasq); stale ones are cleaned up."""
+    ok, reason = netlan_module.can_run()
+    if not ok:
+        _unavailable('network namespace LANs unavailable: %s' % reason)
+    netlan_module.cleanup_stale()
+
+
 @pytest.fixture
 def connection(phpipam):
     """Connection settings of the read/write app-code app, as module/env options."""
@@ -83,11 +93,12 @@ def run_playbook(tmp_path):
     """
     counter = {'n': 0}
 
-    def run(playbook, extra_vars=None, env=None, check=False, diff=False, verbosity=0, timeout=300):
+    def run(playbook, extra_vars=None, env=None, check=False, diff=False, verbosity=0, timeout=300, inventory_text=None):
         counter['n'] += 1
         record = str(tmp_path / ('results-%d.json' % counter['n']))
         inventory = tmp_path / 'inventory.ini'
-        inventory.write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
+        inventory.write_text(inventory_text or
+                             'localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
         run_env = dict((k, v) for k, v in os.environ.items() if not k.startswith('PHPIPAM_'))
         run_env.update({
             'ANSIBLE_CALLBACK_PLUGINS': os.path.join(HERE, 'callback_plugins'),
@@ -99,8 +110,9 @@ def run_playbook(tmp_path):
             'IPAMKIT_RECORD_FILE': record,
         })
         run_env.update(env or {})
-        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory),
-                os.path.join(PLAYBOOKS, playbook)]
+        # A file of tests/integration/playbooks, or a collection playbook such as ipamkit.phpipam.agent.
+        target = playbook if not playbook.endswith(('.yml', '.yaml')) else os.path.join(PLAYBOOKS, playbook)
+        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory), target]
         if extra_vars:
             argv += ['-e', json.dumps(extra_vars)]
         if check:

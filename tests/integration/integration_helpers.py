@@ -17,14 +17,20 @@ class PlaybookRun(object):
     def output(self):
         return self.stdout + self.stderr
 
+    def _matching(self, task):
+        """Records of ``task``; tasks of a role are also found without their "role : " prefix."""
+        return [r for r in self.records if r['task'] == task or r['task'].endswith(' : ' + task)]
+
     def result(self, task):
-        matches = [r for r in self.records if r['task'] == task]
+        matches = self._matching(task)
         assert matches, 'no result for task %r; tasks run: %s\n%s' % (
             task, [r['task'] for r in self.records], self.output[-3000:])
         return matches[-1]['result']
 
     def status(self, task):
-        return [r for r in self.records if r['task'] == task][-1]['status']
+        matches = self._matching(task)
+        assert matches, 'task %r did not run; tasks run: %s' % (task, [r['task'] for r in self.records])
+        return matches[-1]['status']
 
     def warnings(self):
         return [line for line in self.output.splitlines() if '[WARNING]' in line]

@@ -94,12 +94,13 @@ def _failure(run, task='Fetch the agent'):
     ({'app_id': 'disabled'}, ["API app 'disabled' is disabled"]),
     ({'url': 'http://phpipam.invalid'}, ['refusing to send credentials over plain http:// to phpipam.invalid',
                                          'allow_insecure_http']),
-    ({'url': 'https://127.0.0.1:18443/not-phpipam'}, ['answered HTTP 302', "phpIPAM's web login page",
-                                                      "url must be phpIPAM's base URL"]),
+    ({'url': '{https_url}/not-phpipam'}, ['answered HTTP 302', "phpIPAM's web login page",
+                                          "url must be phpIPAM's base URL"]),
     ({'ca_path': None}, ['TLS verification failed', 'certificate verify failed', 'PHPIPAM_CA_PATH']),
 ])
 def test_connection_problems_give_one_line_that_says_what_to_fix(phpipam, connection, run_playbook, change, words):
     settings = dict(connection, **change)
+    settings['url'] = settings['url'].replace('{https_url}', phpipam.https_url)
     run = run_playbook('scan_agent_info.yml', env=connection_env(settings),
                        extra_vars={'agent_code': phpipam.agents['demo-agent']['code']}, verbosity=3)
     message = _failure(run)['msg']

@@ -239,6 +239,14 @@ def test_guard_scan_saw_nobody_while_hosts_were_recently_seen():
     assert [r['ip'] for r in forced['removals']] == ['198.18.10.9']
 
 
+def test_the_scanner_answering_for_itself_is_no_evidence():
+    addresses = [stale('198.18.10.9', 9)] + fresh(9)
+    itself = dict(host('198.18.10.2'), reason='localhost-response')
+    assert [r['ip'] for r in plan([itself], addresses, remove_stale=True)['refused']] == ['198.18.10.9']
+    assert [r['ip'] for r in plan([itself, host('198.18.10.100')], addresses, remove_stale=True)['removals']] == [
+        '198.18.10.9']
+
+
 def test_guard_too_many_removals():
     addresses = [stale('198.18.10.%d' % i, i) for i in range(1, 4)] + fresh(7)
     result = plan([host('198.18.10.100')], addresses, remove_stale=True)
