@@ -10,6 +10,7 @@ normalised here and nowhere else, typed errors whose messages never hold a secre
 and retries with backoff only where repeating a request cannot do harm.
 """
 
+import datetime
 import ipaddress
 import json
 import os
@@ -149,6 +150,29 @@ def base_url_problems(url, allow_insecure_http=False):
                         'Use https:// (phpIPAM apps with SSL security require it anyway), or set allow_insecure_http: '
                         'true if you accept that risk' % parts.hostname)
     return problems
+
+
+USER_TOKEN_LIFETIME = datetime.timedelta(hours=6)
+CLOCK_TOLERANCE = datetime.timedelta(minutes=10)
+UTC = datetime.timezone.utc
+
+
+def token_clock_warning(expires, timezone, now):
+    """A warning when phpIPAM's PHP clock disagrees with ``timezone``, judged by a fresh token's expiry.
+
+    phpIPAM sets a user token's expiry to its PHP local time plus 6 hours at login (also when it
+    hands out a still valid token, unless that was refreshed in the last minute). Read in the
+    configured zone, it must therefore lie about 6 hours ahead of ``now``.
+    """
+    if not isinstance(expires, datetime.datetime):
+        return None
+    ahead = expires - now
+    if abs(ahead - USER_TOKEN_LIFETIME) <= CLOCK_TOLERANCE:
+        return None
+    return ("phpIPAM's PHP clock disagrees with the configured time zone %s: the user token it just issued expires "
+            "at %s, which is %+.1f h from now instead of +6 h. phpIPAM reads lastSeen in its PHP time zone, so set "
+            "timezone (phpipam_timezone) to phpIPAM's date.timezone" % (
+                timezone, expires.strftime('%Y-%m-%d %H:%M:%S'), ahead.total_seconds() / 3600.0))
 
 
 def _short_reason(exc):
@@ -388,6 +412,9 @@ class PhpipamClient(object):
                     method='POST', path=self._display_path('user'), status=result.status)
             self._token = token
             self._secrets.add(token)
+            warning = token_clock_warning(result.data.get('expires'), self.timezone, datetime.datetime.now(UTC))
+            if warning:
+                self.warnings.append(warning)
 
     @staticmethod
     def _controller(path):

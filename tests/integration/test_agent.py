@@ -353,11 +353,15 @@ def test_seed_format_file_and_environment_drive_a_cycle(site, run_playbook, tmp_
                  'PHPIPAM_TIMEZONE': 'UTC', 'PHPIPAM_SCAN_AGENT_CONFIG': str(tmp_path / 'none.yaml')}
     empty = tmp_path / 'none.yaml'
     empty.write_text('{}\n')
+    site.api.update('tools/scanagents/%d' % site.agent_id, {'last_access': '2026-01-01 00:00:00'})
     env_run = run_playbook('ipamkit.phpipam.agent', env=site2_env, extra_vars=extra)
     assert env_run.returncode == 0, env_run.output
     # Both subnets were scanned a minute ago: IPAM_MIN_TIME_BETWEEN_SCANS=1h skips them.
     lines = summary(env_run)
     assert any('skipped, scanned less than min_scan_interval (3600 s) ago' in line for line in lines)
+    assert lines[-1].startswith('total: 0 subnet(s) (2 skipped)')
+    # Nothing to scan, and still the agent reports in.
+    assert recent(site.agent()['last_access'])
 
 
 def test_overlapping_runs(site, run_playbook, tmp_path):

@@ -453,3 +453,30 @@ def test_error_envelope_inside_http_200_is_an_error(replay):
     with pytest.raises(PhpipamServerError) as info:
         client(replay).update('subnets/7', {'description': 'x'})
     assert 'HTTP 500 Cannot open file /tmp/phpipam_api_lock.txt' in one_line(info.value)
+
+
+@pytest.mark.parametrize('offset_hours, zone, warns', [
+    (6, 'UTC', False),
+    (6 - 0.1, 'UTC', False),
+    (8, 'UTC', True),          # phpIPAM's PHP runs 2 hours ahead of what we were told
+    (6, '+02:00', False),
+    (4, '+02:00', True),
+])
+def test_token_expiry_reveals_a_wrong_time_zone(offset_hours, zone, warns):
+    from ansible_collections.ipamkit.phpipam.plugins.module_utils.api import token_clock_warning
+    now = datetime.datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    expires = now + datetime.timedelta(hours=offset_hours)
+    warning = token_clock_warning(expires, zone, now)
+    assert bool(warning) is warns
+    if warns:
+        assert "phpIPAM's PHP clock disagrees with the configured time zone %s" % zone in warning
+
+
+def test_login_with_a_skewed_clock_warns(replay):
+    login = find_exchange('auth_user_token', 'good password')
+    read = find_exchange('auth_user_token', "resource call with 'token' header")
+    replay.queue(login, read)
+    # The recorded expiry is 2026-11-26 01:53:20 server time; today it reads as far away.
+    api = PhpipamClient(replay.url, 'admin', username='Admin', password=fake_secret('ADMIN_PASSWORD'), backoff=0)
+    api.get('sections')
+    assert any('user token it just issued expires at 2026-11-26 01:53:20' in w for w in api.warnings)
