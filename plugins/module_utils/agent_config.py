@@ -39,6 +39,7 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.api import (
     url_syntax_problem,
 )
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.errors import PhpipamConfigError
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.normalize import parse_flag
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.timeutil import TimeZoneError, get_zone
 
 DEFAULT_CONFIG_PATH = '/etc/phpipam/scan_agent.yaml'
@@ -167,8 +168,6 @@ _REQUIRED_HINTS = {
     'phpipam_app_id': 'PHPIPAM_APP_ID or IPAM_API_CLIENT',
 }
 
-_TRUE_WORDS = frozenset(('true', 'yes', 'on', '1'))
-_FALSE_WORDS = frozenset(('false', 'no', 'off', '0'))
 _INT_RE = re.compile(r'^[+-]?\d+$')
 _DURATION_PART_RE = re.compile(r'(\d+(?:\.\d+)?)([dhms]?)')
 _DURATION_UNITS = {'d': 86400, 'h': 3600, 'm': 60, 's': 1}
@@ -341,13 +340,11 @@ def parse_duration(value):
 
 
 def _to_bool(value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
-        return value.strip().lower() in _TRUE_WORDS
-    raise _Bad('expected true or false, got %s' % (_show(value) if isinstance(value, (str, int, float)) else _type_name(value)))
+    try:
+        return parse_flag(value)
+    except ValueError:
+        shown = _show(value) if isinstance(value, (str, int, float)) else _type_name(value)
+        raise _Bad('expected true or false, got %s' % shown)
 
 
 def _to_int(value):
@@ -679,9 +676,10 @@ class _Loader(object):
 
     def _legacy_flag(self, name, value):
         """phpipam-python-scanagent's flags are '1' (on) or '0' (off)."""
-        text = value.strip().lower()
-        if text in _TRUE_WORDS | _FALSE_WORDS:
-            return text in _TRUE_WORDS
+        try:
+            return parse_flag(value)
+        except ValueError:
+            pass
         self.problems.append('environment %s: expected 1 or 0, got %s' % (name, _show(value)))
         self.bad_keys.add(dict(LEGACY_ENV_VARS)[name])
         return None

@@ -72,14 +72,22 @@ def _to_int(field, value):
     raise FieldValueError(field, value, 'an integer')
 
 
-def _to_flag(field, value):
+def parse_flag(value):
+    """True/False from a bool, 0/1, or a word such as yes/no, true/false, on/off; ValueError otherwise."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
         return value.strip().lower() in _TRUE_WORDS
-    raise FieldValueError(field, value, 'a 0/1 flag')
+    raise ValueError('not a flag: %r' % (value,))
+
+
+def _to_flag(field, value):
+    try:
+        return parse_flag(value)
+    except ValueError:
+        raise FieldValueError(field, value, 'a 0/1 flag')
 
 
 def is_empty(value):

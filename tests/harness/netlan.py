@@ -85,6 +85,8 @@ import subprocess
 import sys
 import time
 
+from harness_apt import AptError, apt_install  # pylint: disable=import-error
+
 LOG = logging.getLogger('ipamkit.netlan')
 
 NS_PREFIX = 'ipk-'
@@ -370,22 +372,10 @@ def install_packages(dns=True):
     if os.geteuid() != 0 or not _which('apt-get'):
         raise NetLanError('missing Debian packages: apt-get install -y ' + ' '.join(missing))
     LOG.info('installing Debian packages: %s', ' '.join(missing))
-    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    policy = '/usr/sbin/policy-rc.d'
-    created_policy = False
-    if not os.path.exists(policy):
-        # keep apt from starting any *system* service (dnsmasq) while installing
-        _write(policy, '#!/bin/sh\nexit 101\n', 0o755)
-        created_policy = True
     try:
-        subprocess.run(['apt-get', 'update'], env=env, check=True, timeout=900, capture_output=True)
-        subprocess.run(['apt-get', 'install', '-y', '--no-install-recommends', *missing], env=env, check=True,
-                       timeout=1800, capture_output=True)
-    except subprocess.CalledProcessError as exc:
-        raise NetLanError('apt-get failed: %s' % (exc.stderr or b'').decode('utf-8', 'replace')[-2000:]) from exc
-    finally:
-        if created_policy:
-            os.unlink(policy)
+        apt_install(missing)
+    except AptError as exc:
+        raise NetLanError(str(exc)) from exc
 
 
 # ---- removal (shared by destroy() and cleanup_stale()) ------------------------------------------

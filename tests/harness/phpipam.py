@@ -47,6 +47,8 @@ import time
 import xml.etree.ElementTree as ET
 import zipfile
 
+from harness_apt import AptError, apt_install  # pylint: disable=import-error
+
 LOG = logging.getLogger('ipamkit.harness')
 
 # Bump when the install layout or the seed changes: an existing state dir is then rebuilt.
@@ -815,20 +817,10 @@ class Harness:
         if not self.is_root:
             raise HarnessError('install: apt-get install -y ' + ' '.join(missing + extra))
         LOG.info('installing Debian packages: %s', ' '.join(missing + extra))
-        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-        policy = '/usr/sbin/policy-rc.d'
-        created_policy = False
-        if not os.path.exists(policy):
-            # keep apt from starting the *system* MariaDB/Apache while installing them
-            _write_file(policy, '#!/bin/sh\nexit 101\n', 0o755)
-            created_policy = True
         try:
-            _run(['apt-get', 'update'], env=env, timeout=900, what='apt-get update')
-            _run(['apt-get', 'install', '-y', '--no-install-recommends', *missing, *extra], env=env, timeout=1800,
-                 what='apt-get install')
-        finally:
-            if created_policy:
-                os.unlink(policy)
+            apt_install(missing + extra)
+        except AptError as exc:
+            raise HarnessError(str(exc)) from exc
 
     # ---- state -------------------------------------------------------------------------------
 
