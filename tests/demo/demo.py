@@ -112,6 +112,21 @@ def raw_nmap(lan):
     return time.monotonic() - started
 
 
+def show_agent(instance, code):
+    """ansible-playbook ipamkit.phpipam.show_agent: scan_agent_info and the phpipam lookup, as a user runs them."""
+    env = dict(os.environ, PHPIPAM_URL=instance.https_url, PHPIPAM_APP_ID='ansible_rw',
+               PHPIPAM_TOKEN=instance.app_code('ansible_rw'), PHPIPAM_CA_PATH=instance.ca_path,
+               PHPIPAM_AGENT_CODE=code, ANSIBLE_LOCALHOST_WARNING='False', ANSIBLE_NOCOLOR='1')
+    argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), 'ipamkit.phpipam.show_agent']
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if '"msg"' in line or line.startswith(('        "', '    }')):
+            say('  ' + line.strip())
+    if proc.returncode:
+        say(proc.stdout[-2000:] + proc.stderr)
+        raise SystemExit('demo: ansible-playbook ipamkit.phpipam.show_agent failed (exit %d)' % proc.returncode)
+
+
 def run_agent(config, quiet):
     argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), 'ipamkit.phpipam.agent',
             '-e', 'scan_agent_config_path=%s' % config]
@@ -163,6 +178,9 @@ def main():
         instance, client, code, subnet_ids = setup_phpipam(harness, lan)
         say('  %s, scan agent %r owns 198.18.200.0/24 (ping, discover, DNS) and fd00:18:200::/64 (ping)'
             % (instance.https_url, AGENT_NAME))
+        heading('What phpIPAM says the agent owns: ansible-playbook ipamkit.phpipam.show_agent '
+                '(scan_agent_info + the phpipam lookup)')
+        show_agent(instance, code)
         with tempfile.TemporaryDirectory(prefix='ipamkit-demo-') as directory:
             config = write_config(directory, instance, code, lan)
             heading('phpIPAM before the first cycle')
