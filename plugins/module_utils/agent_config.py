@@ -223,6 +223,12 @@ def read_config_file(path, required):
         if not required:
             return None
         raise ConfigError(['%s: no such file' % path])
+    except NotADirectoryError:
+        # Older agents keep an environment file named /etc/phpipam: then the default file
+        # cannot exist, which is the same as "not there" unless a path was asked for.
+        if not required:
+            return None
+        raise ConfigError(['%s: no such file (a part of the path is not a directory)' % path])
     except IsADirectoryError:
         raise ConfigError(['%s: is a directory, not a YAML file' % path])
     except OSError as exc:
@@ -490,10 +496,13 @@ def _to_url(value):
     return text.rstrip('/')
 
 
-def convert(key, value):
-    """Normalise one value of setting ``key``; raises _Bad with a reason that never shows a secret."""
-    spec = SCHEMA[key]
-    secret = key in SECRET_KEYS
+def convert(key, value, schema=None, secret=None):
+    """Normalise one value of setting ``key``; raises _Bad with a reason that never shows a secret.
+
+    ``schema`` is another table of Settings (the relay's); ``secret`` overrides SECRET_KEYS.
+    """
+    spec = (schema or SCHEMA)[key]
+    secret = key in SECRET_KEYS if secret is None else secret
     kind = spec.kind
     if kind == 'bool':
         return _to_bool(value)

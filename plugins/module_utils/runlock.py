@@ -81,15 +81,63 @@ def _read(handle):
     return data if isinstance(data, dict) else {}
 
 
+class LockFileError(OSError):
+    """The lock file exists but this user cannot take it over."""
+
+
+def _open_locked(path):
+    """Open ``path`` (creating it) and flock it, making sure the locked file is still at ``path``.
+
+    ``release`` deletes the file, so a run that opened it just before may hold a lock on a file
+    that is gone: it then opens the new one instead.
+    """
+    for dummy in range(16):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        handle = os.fdopen(fd, 'r+', encoding='utf-8')
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            on_disk = os.stat(path)
+        except FileNotFoundError:
+            on_disk = None
+        mine = os.fstat(handle.fileno())
+        if on_disk is not None and (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino):
+            return handle
+        handle.close()
+    raise LockFileError('%s: the lock file keeps being replaced' % path)
+
+
+def _foreign_holder(path, error):
+    """Read a lock file this user may not write (another user's run). Returns its holder."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            holder = _read(handle)
+        owner_uid = os.stat(path).st_uid
+    except OSError:
+        raise LockFileError('%s: cannot open the lock file: %s' % (path, error.strerror or error))
+    if holder and _alive(holder):
+        return holder
+    try:
+        import pwd  # pylint: disable=import-outside-toplevel
+        owner_name = pwd.getpwuid(owner_uid).pw_name
+    except (ImportError, KeyError):
+        owner_name = 'uid %d' % owner_uid
+    raise LockFileError(
+        '%s: a lock file left by %s, whose run is over, and this user (uid %d) may not take it over. '
+        'Remove the file, or run the agent as %s, or give this run a lock path of its own '
+        '(scan_agent_lock_path).' % (path, owner_name, os.getuid(), owner_name))
+
+
 def acquire(path, owner=None):
     """Take the lock for ``owner``. Returns (acquired, holder): holder describes who has it."""
     owner = owner or find_owner()
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    with os.fdopen(fd, 'r+', encoding='utf-8') as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        handle = _open_locked(path)
+    except PermissionError as exc:
+        return False, _foreign_holder(path, exc)
+    with handle:
         holder = _read(handle)
         if holder and holder.get('pid') != owner and _alive(holder):
             return False, holder
@@ -105,17 +153,24 @@ def acquire(path, owner=None):
 
 
 def release(path, owner=None):
-    """Give the lock up if ``owner`` holds it. Returns True when it was released."""
+    """Give the lock up if ``owner`` holds it, deleting the file. Returns True when released.
+
+    Deleting (not just emptying) the file means a run as another user later does not find a
+    file it may not open.
+    """
     owner = owner or find_owner()
+    if not os.path.exists(path):
+        return False
     try:
-        fd = os.open(path, os.O_RDWR)
+        handle = _open_locked(path)
     except OSError:
         return False
-    with os.fdopen(fd, 'r+', encoding='utf-8') as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with handle:
         holder = _read(handle)
         if holder.get('pid') != owner:
+            if not holder:
+                # _open_locked created an empty file after the holder's release: leave nothing.
+                os.unlink(path)
             return False
-        handle.seek(0)
-        handle.truncate()
+        os.unlink(path)
         return True

@@ -75,7 +75,7 @@ released:
 """
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.module import LocalModule
-from ansible_collections.ipamkit.phpipam.plugins.module_utils.runlock import acquire, release
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.runlock import LockFileError, acquire, release
 
 
 def main():
@@ -91,6 +91,8 @@ def main():
             acquired, holder = acquire(path)
             module.exit_json(changed=False, acquired=acquired, holder=holder)
         module.exit_json(changed=False, released=release(path))
+    except LockFileError as exc:
+        module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg='cannot use the lock file %s: %s' % (path, exc))
 

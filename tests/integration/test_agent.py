@@ -387,6 +387,8 @@ def test_overlapping_runs(site, run_playbook, tmp_path):
         output, dummy = first.communicate(timeout=300)
     assert first.returncode == 0, output
     assert '198.18.10.15' in site.addresses()
+    # The lock file goes with the run, so a later run as another user is not blocked by it.
+    assert not os.path.exists(str(tmp_path / 'agent.lock'))
 
 
 def test_scanner_host_from_the_inventory(site, run_playbook, tmp_path):

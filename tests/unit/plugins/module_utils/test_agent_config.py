@@ -682,6 +682,18 @@ def test_missing_files(tmp_path):
     assert caught.value.problems == ['%s: is a directory, not a YAML file' % tmp_path]
 
 
+def test_parent_that_is_a_file_counts_as_missing_unless_asked_for(tmp_path):
+    # Older agents keep an environment file at /etc/phpipam: the default path then has a file
+    # as its directory part.
+    env_file = tmp_path / 'phpipam'
+    env_file.write_text('IPAM_SERVER=ipam.example.test\n')
+    under_file = str(env_file / 'scan_agent.yaml')
+    assert read_config_file(under_file, required=False) is None
+    with pytest.raises(ConfigError) as caught:
+        read_config_file(under_file, required=True)
+    assert caught.value.problems == ['%s: no such file (a part of the path is not a directory)' % under_file]
+
+
 def test_empty_file_is_no_settings(tmp_path):
     path = tmp_path / 'empty.yaml'
     path.write_text('---\n# nothing yet\n')
