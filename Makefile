@@ -22,7 +22,9 @@ VENV_216 ?= $(CHECKOUT)/.venv-2.16
 VENV_216_PYTHON ?= python3.10 $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.10*/bin/python3.10) \
 	python3.11 python3
 ANSIBLE_CORE_216 ?= ansible-core>=2.16.0,<2.17
-VENV_REQUIREMENTS := $(CHECKOUT)/requirements.txt $(CHECKOUT)/tests/requirements-test.txt $(CHECKOUT)/tests/requirements-dev.txt
+# .venv also gets the scan relay's engine (requirements-relay.txt: ansible-rulebook); .venv-2.16 does not.
+VENV_REQUIREMENTS := $(CHECKOUT)/requirements.txt $(CHECKOUT)/tests/requirements-test.txt $(CHECKOUT)/tests/requirements-dev.txt \
+	$(CHECKOUT)/requirements-relay.txt
 VENV_216_REQUIREMENTS := $(CHECKOUT)/requirements.txt $(CHECKOUT)/tests/requirements-test.txt
 
 # ansible-test runs from a copy of the checkout at $(SANITY_ROOT)/ansible_collections/ipamkit/phpipam,
@@ -33,10 +35,11 @@ PYTEST_ARGS ?=
 
 DEMO_ARGS ?=
 
-# The harness (phpIPAM on MariaDB + Apache/PHP, netns LANs, nmap), and shellcheck for the
-# shellcheck sanity test (without it ansible-test reports "No tests applicable" and passes).
+# The harness (phpIPAM on MariaDB + Apache/PHP, netns LANs, nmap), shellcheck for the
+# shellcheck sanity test (without it ansible-test reports "No tests applicable" and passes), and
+# the Java 17 runtime ansible-rulebook (the scan relay) runs its rules engine on.
 SYSTEM_PACKAGES := nmap iproute2 mariadb-server apache2 libapache2-mod-php php-mysql php-gmp \
-	php-mbstring php-xml php-curl php-ldap php-pear openssl shellcheck dnsmasq-base
+	php-mbstring php-xml php-curl php-ldap php-pear openssl shellcheck dnsmasq-base openjdk-17-jre-headless
 
 # The phpIPAM release the harness installs: ../shared beside the checkout, unless set.
 ifeq ($(origin PHPIPAM_SOURCE),undefined)
@@ -54,7 +57,7 @@ help:
 	@echo "make demo         system-deps + venv, then tests/demo/demo.py: real phpIPAM, a demo LAN, the agent twice"
 	@echo "make test         $(TEST_STAGES)"
 	@echo "make system-deps  apt-get install missing Debian packages (as root; otherwise says which)"
-	@echo "make venv         .venv: $(ANSIBLE_CORE), runtime + dev deps, collection linked in"
+	@echo "make venv         .venv: $(ANSIBLE_CORE), runtime + dev + relay deps, collection linked in"
 	@echo "make venv-2.16    .venv-2.16: $(ANSIBLE_CORE_216), runtime + test deps, collection linked in"
 	@echo "make sanity       ansible-test sanity --local, every test, no ignore file (SANITY_ARGS=...)"
 	@echo "make units        pytest tests/unit (PYTEST_ARGS=...)"

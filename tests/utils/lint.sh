@@ -11,7 +11,7 @@ checkout=$(cd "$(dirname "$0")/../.." && pwd -P)
 cd "$checkout"
 
 targets=()
-for dir in roles playbooks; do
+for dir in roles playbooks extensions/eda/rulebooks; do
     if [ -d "$dir" ] && [ -n "$(find "$dir" -type f -print -quit)" ]; then
         targets+=("$dir")
     fi
