@@ -15,14 +15,15 @@ options:
         Requests go to C(<url>/api/<app_id>/).
       - Plain V(http://) is accepted only for loopback addresses unless O(allow_insecure_http=true).
       - If not set, the environment variable E(PHPIPAM_URL) is used.
+      - Required whenever the module talks to phpIPAM, which is always unless its own documentation says
+        otherwise (for example M(ipamkit.phpipam.scan_upload) posting to a relay).
     type: str
-    required: true
   app_id:
     description:
       - The API app id, as listed in phpIPAM under Administration > API.
       - If not set, the environment variable E(PHPIPAM_APP_ID) is used.
+      - Required whenever O(url) is.
     type: str
-    required: true
   token:
     description:
       - An app code (for apps whose security is C(SSL with App code token)) or a user token (for apps with

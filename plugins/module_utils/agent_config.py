@@ -88,6 +88,7 @@ SCHEMA = {
     'relay_url': Setting('url'),
     'relay_token': Setting('str'),
     'relay_ca_path': Setting('path'),
+    'relay_subnets': Setting('bool', False),
     'nmap_path': Setting('path'),
     'nmap_timing': Setting('int', 4, minimum=0, maximum=5),
     'nmap_max_rate': Setting('int', minimum=1),
@@ -133,6 +134,7 @@ ENV_VARS = (
     ('PHPIPAM_AGENT_CODE', 'agent_code'),
     ('PHPIPAM_RELAY_URL', 'relay_url'),
     ('PHPIPAM_RELAY_TOKEN', 'relay_token'),
+    ('PHPIPAM_RELAY_SUBNETS', 'relay_subnets'),
 )
 
 # phpipam-python-scanagent's variables (IPAM_SERVER and IPAM_SERVER_INSECURE are handled apart).
@@ -770,6 +772,11 @@ class _Loader(object):
         settings['allow_insecure_http'] = fallback.value if fallback else SCHEMA['allow_insecure_http'].default
         sources['allow_insecure_http'] = fallback.source if fallback else DEFAULT_SOURCE
 
+    def _relay_subnets(self):
+        """Whether the subnet list comes from the relay (then the agent needs no phpIPAM access)."""
+        candidate = self._winner('relay_subnets')
+        return bool(candidate and candidate.value)
+
     def _agent_identity(self):
         """The agent is named by the highest source that names it at all, with exactly one key."""
         for layer in reversed(self.layers):
@@ -780,7 +787,8 @@ class _Loader(object):
                 return dict((key, layer.get(key)) for key in AGENT_KEYS)
             if given:
                 return dict((key, layer.get(key)) for key in AGENT_KEYS)
-        if self.bad_keys.intersection(AGENT_KEYS):
+        if self.bad_keys.intersection(AGENT_KEYS) or self._relay_subnets():
+            # With relay_subnets the relay knows the agent from its token.
             return dict((key, None) for key in AGENT_KEYS)
         self.problems.append('agent: not set: give one of agent_code (PHPIPAM_AGENT_CODE, IPAM_API_AGENT_CODE, '
                              '%s.scanagent_code), agent_id or agent_name' % SEED_BLOCK)
@@ -833,6 +841,13 @@ class _Loader(object):
                 settings[key] = home + value[1:]
 
     def _check_connection(self, settings, sources):
+        if settings['relay_subnets'] and settings['relay_url']:
+            # Nothing is asked of phpIPAM: the relay lists the subnets and takes the report.
+            url = settings['phpipam_url']
+            if url is not None:
+                self.warnings.append('%s is not used: with relay_subnets this agent talks to the relay only'
+                                     % self._where('phpipam_url', sources))
+            return
         for key in ('phpipam_url', 'phpipam_app_id'):
             if settings[key] is None and key not in self.bad_keys:
                 self.problems.append('%s: not set: put it in the config file or set %s' % (key, _REQUIRED_HINTS[key]))
@@ -860,6 +875,9 @@ class _Loader(object):
     def _check_relay(self, settings, sources):
         url = settings['relay_url']
         if url is None:
+            if settings['relay_subnets']:
+                self.problems.append('%s: relay_subnets needs relay_url (and relay_token): the subnet list comes from '
+                                     'the relay' % self._where('relay_subnets', sources))
             for key in ('relay_token', 'relay_ca_path'):
                 if settings[key] is not None and sources[key] != DEFAULT_SOURCE:
                     self.warnings.append('%s is ignored: relay_url is not set, so this agent writes to phpIPAM directly'

@@ -18,8 +18,10 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.normalize import t
 # The connection options every module takes; documented once in doc_fragments/connection.py
 # (a unit test keeps the two in step).
 CONNECTION_SPEC = dict(
-    url=dict(type='str', required=True, fallback=(env_fallback, ['PHPIPAM_URL'])),
-    app_id=dict(type='str', required=True, fallback=(env_fallback, ['PHPIPAM_APP_ID'])),
+    # Required for every request; not required by the spec, because a module may have nothing to
+    # ask phpIPAM (scan_upload posting to a relay): the client says what is missing when it is built.
+    url=dict(type='str', fallback=(env_fallback, ['PHPIPAM_URL'])),
+    app_id=dict(type='str', fallback=(env_fallback, ['PHPIPAM_APP_ID'])),
     token=dict(type='str', no_log=True, fallback=(env_fallback, ['PHPIPAM_TOKEN'])),
     username=dict(type='str', fallback=(env_fallback, ['PHPIPAM_USERNAME'])),
     password=dict(type='str', no_log=True, fallback=(env_fallback, ['PHPIPAM_PASSWORD'])),

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) ipamkit developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Send a scan report to a scan relay (agents in networks that cannot reach phpIPAM).
+"""Talk to a scan relay (agents in networks that cannot reach phpIPAM): post reports, fetch the subnet list.
 
 The relay answers 202 once the report is safely stored and applies each report id once,
 so a POST that may not have arrived is sent again (with backoff) without risk of a double
@@ -13,9 +13,9 @@ import time
 import traceback
 
 try:
-    from urllib.parse import urlsplit
+    from urllib.parse import urljoin, urlsplit
 except ImportError:  # pragma: no cover
-    from urlparse import urlsplit  # type: ignore
+    from urlparse import urljoin, urlsplit  # type: ignore
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -33,6 +33,7 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.api import (
     url_syntax_problem,
 )
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.errors import PhpipamError
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.timeutil import parse_iso_datetime
 
 # Worth another try: the relay or something in front of it is busy or restarting.
 RETRY_STATUSES = frozenset((408, 425, 429, 500, 502, 503, 504))
@@ -76,35 +77,84 @@ def post_report(url, token, report, ca_path=None, validate_certs=True, timeout=3
     Raises RelayError naming the URL, the HTTP status and the relay's reason. The token never
     appears in a message.
     """
+    return _call('POST', url, token, json.dumps(report), 'deliver the report to', 'refused the report',
+                 ca_path, validate_certs, timeout, retries, backoff)
+
+
+def subnets_url(relay_url):
+    """Where the relay answers an agent's subnet list: ``subnets`` beside the reports path."""
+    return urljoin(relay_url, 'subnets')
+
+
+def fetch_subnets(relay_url, token, ca_path=None, validate_certs=True, timeout=30, retries=3, backoff=1.0):
+    """The agent's subnets and their addresses, as the relay reads them from phpIPAM for this token.
+
+    Returns ``{'agent': {...}, 'subnets': [...]}`` with lastScan/lastDiscovery as aware datetimes,
+    as ``scan_agent.fetch_agent_subnets`` gives them. Raises RelayError.
+    """
+    url = subnets_url(relay_url)
+    dummy, answer = _call('GET', url, token, None, 'get the subnet list from', 'refused the subnet list',
+                          ca_path, validate_certs, timeout, retries, backoff)
+    problem = _inventory_problem(answer)
+    if problem:
+        raise RelayError('the relay %s did not answer a subnet list: %s' % (shown_url(url), problem),
+                         method='GET', path=url)
+    for subnet in answer['subnets']:
+        for key in ('lastScan', 'lastDiscovery', 'editDate'):
+            if isinstance(subnet.get(key), str):
+                try:
+                    subnet[key] = parse_iso_datetime(subnet[key])
+                except ValueError:
+                    subnet[key] = None
+    return answer
+
+
+def _inventory_problem(answer):
+    if not isinstance(answer, dict):
+        return 'not a JSON object'
+    if not isinstance(answer.get('agent'), dict) or not isinstance(answer['agent'].get('id'), int):
+        return 'no agent with an id'
+    if not isinstance(answer.get('subnets'), list):
+        return 'no subnets list'
+    for index, subnet in enumerate(answer['subnets']):
+        if not isinstance(subnet, dict) or not isinstance(subnet.get('id'), int) or not subnet.get('cidr'):
+            return 'subnets[%d] has no id and cidr' % index
+        if not isinstance(subnet.get('addresses', []), list):
+            return 'subnets[%d].addresses is not a list' % index
+    return None
+
+
+def _call(method, url, token, body, doing, refusal, ca_path, validate_certs, timeout, retries, backoff):
+    """One request to the relay with retries on transient failures; (status, JSON answer or None)."""
     if not HAS_REQUESTS:
         raise RelayError('the Python library requests is required: pip install requests')
     problem = relay_url_problem(url)
     if problem:
         raise RelayError(problem)
     if not token:
-        raise RelayError('relay_token is required with relay_url: the relay accepts reports only with a bearer token')
+        raise RelayError('relay_token is required with relay_url: the relay answers only requests with a bearer token')
     verify = (ca_path or True) if validate_certs else False
-    body = json.dumps(report)
-    headers = {'Authorization': 'Bearer %s' % token, 'Content-Type': 'application/json',
-               'Accept': 'application/json', 'User-Agent': USER_AGENT}
+    headers = {'Authorization': 'Bearer %s' % token, 'Accept': 'application/json', 'User-Agent': USER_AGENT}
+    if body is not None:
+        headers['Content-Type'] = 'application/json'
     where = shown_url(url)
     attempt = 0
     with requests.Session() as session:
         while True:
             try:
-                response = session.post(url, data=body, headers=headers, timeout=timeout, verify=verify,
-                                        allow_redirects=False)
+                response = session.request(method, url, data=body, headers=headers, timeout=timeout, verify=verify,
+                                           allow_redirects=False)
             except requests.exceptions.SSLError as exc:
                 raise RelayError('TLS verification of the relay %s failed: %s' % (where, _scrub(exc, token)),
-                                 method='POST', path=url,
+                                 method=method, path=url,
                                  hint='set relay_ca_path to the CA bundle (PEM) that issued the relay\'s certificate')
             except requests.exceptions.RequestException as exc:
                 if attempt < retries:
                     attempt += 1
                     time.sleep(backoff * (2 ** (attempt - 1)))
                     continue
-                raise RelayError('cannot deliver the report to the relay %s after %d attempts: %s'
-                                 % (where, attempt + 1, _scrub(exc, token)), method='POST', path=url)
+                raise RelayError('cannot %s the relay %s after %d attempts: %s'
+                                 % (doing, where, attempt + 1, _scrub(exc, token)), method=method, path=url)
             status = response.status_code
             if 200 <= status < 300:
                 try:
@@ -116,8 +166,8 @@ def post_report(url, token, report, ca_path=None, validate_certs=True, timeout=3
                 attempt += 1
                 time.sleep(backoff * (2 ** (attempt - 1)))
                 continue
-            raise RelayError('the relay %s refused the report: HTTP %d %s' % (where, status, _reason(response)),
-                             method='POST', path=url, status=status, api_message=_reason(response))
+            raise RelayError('the relay %s %s: HTTP %d %s' % (where, refusal, status, _reason(response)),
+                             method=method, path=url, status=status, api_message=_reason(response))
 
 
 def _scrub(exc, token):

@@ -27,7 +27,7 @@ options:
     description:
       - The agent's code, as shown under Administration > Scan agents. phpIPAM's own agents authenticate with
         it, so it is treated as a secret and kept out of logs and results.
-      - Exactly one of O(agent_code), O(agent_id) and O(agent_name) is required.
+      - Exactly one of O(agent_code), O(agent_id) and O(agent_name) is required, unless O(relay_url) is set.
     type: str
   agent_id:
     description: The agent's numeric id.
@@ -61,6 +61,21 @@ options:
     description: Seconds a cached subnet list stays valid; V(0) turns the cache off.
     type: int
     default: 0
+  relay_url:
+    description:
+      - Ask a scan relay instead of phpIPAM. The relay answers C(GET subnets) beside this URL (for
+        V(https://relay:8443/reports), V(https://relay:8443/subnets)) with the agent, its subnets and their
+        addresses, read with the relay's own phpIPAM credentials; the token says which agent.
+      - The agent then needs no phpIPAM access at all; O(url), O(app_id), O(token) and the agent options are not
+        used, nor are O(require_write) and the cache. Addresses always come with the subnets.
+      - The token is sent only over verified HTTPS, or plain HTTP to a loopback address.
+    type: str
+  relay_token:
+    description: The agent's bearer token at the relay. Required with O(relay_url).
+    type: str
+  relay_ca_path:
+    description: CA bundle (PEM) that issued the relay's certificate, for a private CA.
+    type: path
 seealso:
   - plugin: ipamkit.phpipam.phpipam
     plugin_type: lookup
@@ -230,6 +245,7 @@ cached:
 """
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.module import PhpipamModule
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.relay_client import RelayError, fetch_subnets
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_agent import (
     attach_addresses,
     cache_key,
@@ -240,6 +256,21 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_agent import 
     store_cached,
 )
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.timeutil import utcnow
+
+
+def from_relay(module, now):
+    """The subnet list from the relay (the agent has no phpIPAM access); exits the module."""
+    params = module.params
+    try:
+        inventory = fetch_subnets(params['relay_url'], params['relay_token'], ca_path=params['relay_ca_path'],
+                                  validate_certs=params['validate_certs'], timeout=params['timeout'])
+    except RelayError as exc:
+        module.fail_json(msg=str(exc), error=exc.to_dict())
+    due, skipped = split_due(inventory['subnets'], now, params['min_scan_interval'])
+    for subnet in due:
+        subnet.setdefault('addresses', [])
+    module.exit_json(changed=False, agent=inventory['agent'], subnets=due, skipped_subnets=skipped,
+                     app_permissions=None, cached=False)
 
 
 def main():
@@ -253,13 +284,20 @@ def main():
             min_scan_interval=dict(type='int', default=0),
             cache_path=dict(type='path'),
             cache_ttl=dict(type='int', default=0),
+            relay_url=dict(type='str'),
+            relay_token=dict(type='str', no_log=True),
+            relay_ca_path=dict(type='path'),
         ),
         mutually_exclusive=[('agent_code', 'agent_id', 'agent_name')],
-        required_one_of=[('agent_code', 'agent_id', 'agent_name')],
+        required_by={'relay_url': ['relay_token']},
     )
     params = module.params
     who = dict(code=params['agent_code'], agent_id=params['agent_id'], name=params['agent_name'])
     now = utcnow()
+    if params['relay_url']:
+        from_relay(module, now)
+    if not any(value is not None for value in who.values()):
+        module.fail_json(msg='one of the following is required: agent_code, agent_id, agent_name')
     with module.api() as client:
         permissions = check_write_access(client) if params['require_write'] else None
         cached = None

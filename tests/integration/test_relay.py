@@ -134,6 +134,26 @@ def test_relay_mode_leaves_the_same_records_as_direct_mode(site, run_playbook, r
     assert '198.18.10.20' in by_relay and not by_relay['198.18.10.20'][5]
 
 
+def test_an_agent_without_phpipam_access_gets_its_subnets_from_the_relay(site, run_playbook, relay_factory, tmp_path):
+    relay = relay_factory({site.agent_code: TOKEN})
+    # No phpIPAM URL, app or agent code: the relay knows the agent by its token.
+    config = tmp_path / 'relay-only.yaml'
+    config.write_text(json.dumps({
+        'relay_url': relay.url, 'relay_token': TOKEN, 'relay_ca_path': relay.ca_path, 'relay_subnets': True,
+        'nmap_path': site.lan.nmap_wrapper, 'lock_path': str(tmp_path / 'agent.lock'),
+        'cache_dir': str(tmp_path / 'cache'), 'phpipam_timezone': 'UTC'}))
+    config.chmod(0o600)
+    run = run_playbook('ipamkit.phpipam.agent', extra_vars={'scan_agent_config_path': str(config)})
+    assert run.returncode == 0, run.output
+    fetched = run.result("Fetch the agent's subnets and their addresses")
+    assert sorted(subnet['cidr'] for subnet in fetched['subnets']) == ['198.18.10.0/24', 'fd00:18:10::/64']
+    sent = run.result('Write what was seen to phpIPAM')['relay']
+    outcome = relay.wait_finished([sent['report_id']])[sent['report_id']]['outcome']
+    assert outcome['state'] == 'done' and outcome['totals']['created'] >= 4, outcome
+    addresses = site.addresses()
+    assert '198.18.10.15' in addresses and addresses['198.18.10.13']['hostname'] == 'printer-by-hand'
+
+
 def test_reports_refused_at_the_door_write_nothing(phpipam, relay_factory):
     world = World(phpipam, 2)
     relay = relay_factory(world.tokens(), max_body_size=64 * 1024)

@@ -758,3 +758,20 @@ def test_overrides_from_prefixed_variables_name_the_variable():
         'variable scan_agent_remove_stael: unknown setting (did you mean scan_agent_remove_stale?)',
         'variable scan_agent_api_workers: 99 is out of range (1 to 32)',
     ]
+
+
+def test_relay_subnets_needs_no_phpipam_access_and_no_agent_name():
+    data = {'relay_url': 'https://relay.example.com/reports', 'relay_token': 'relay-secret-3', 'relay_subnets': True}
+    result = load(data)
+    settings = result['settings']
+    assert settings['mode'] == 'relay' and settings['relay_subnets'] is True
+    assert settings['phpipam_url'] is None and settings['agent_code'] is None and result['warnings'] == []
+    # A phpIPAM URL given anyway is not used, and the agent says so.
+    warned = load(dict(data, phpipam_url='https://ipam.example.com'))['warnings']
+    assert warned == ['%s: phpipam_url is not used: with relay_subnets this agent talks to the relay only' % PATH]
+
+
+def test_relay_subnets_without_a_relay():
+    found = problems(with_required(relay_subnets=True))
+    assert found == ['%s: relay_subnets: relay_subnets needs relay_url (and relay_token): the subnet list comes from '
+                     'the relay' % PATH]

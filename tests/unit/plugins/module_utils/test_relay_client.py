@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.ipamkit.phpipam.plugins.module_utils.relay_client import RelayError, post_report
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.relay_client import RelayError, fetch_subnets, post_report
 
 TOKEN = 'relay-token-secret-9f2'
 REPORT = {'kind': 'ipamkit.phpipam.scan_report', 'version': 1, 'report_id': 'a' * 32, 'subnets': []}
@@ -72,3 +72,38 @@ def test_tls_without_the_ca_names_relay_ca_path(tls_replay):
     with pytest.raises(RelayError) as info:
         post_report(tls_replay.url, TOKEN, REPORT, backoff=0)
     assert 'relay_ca_path' in str(info.value)
+
+
+INVENTORY = {'agent': {'id': 4, 'name': 'site-a'}, 'app_permissions': None, 'subnets': [
+    {'id': 7, 'cidr': '198.18.10.0/24', 'pingSubnet': True, 'discoverSubnet': True,
+     'lastScan': '2026-11-25T12:00:00+00:00', 'lastDiscovery': None, 'addresses': [{'ip': '198.18.10.11'}]}]}
+
+
+def test_subnet_list_comes_from_beside_the_reports_path(replay):
+    replay.fail_with('raw', status=200, content_type='application/json', body=json.dumps(INVENTORY))
+    answer = fetch_subnets(replay.url + '/relay/reports', TOKEN, backoff=0)
+    sent = replay.received[0]
+    assert sent['method'] == 'GET' and sent['path'] == '/relay/subnets'
+    assert sent['headers']['authorization'] == 'Bearer ' + TOKEN
+    subnet = answer['subnets'][0]
+    assert subnet['lastScan'].isoformat() == '2026-11-25T12:00:00+00:00' and subnet['lastDiscovery'] is None
+    assert subnet['addresses'] == [{'ip': '198.18.10.11'}] and answer['agent']['id'] == 4
+
+
+@pytest.mark.parametrize('body, problem', [
+    ('[]', 'not a JSON object'),
+    ('{"subnets": []}', 'no agent with an id'),
+    ('{"agent": {"id": 4}, "subnets": [{"cidr": "198.18.10.0/24"}]}', 'subnets[0] has no id and cidr'),
+])
+def test_an_answer_that_is_no_subnet_list_is_refused(replay, body, problem):
+    replay.fail_with('raw', status=200, content_type='application/json', body=body)
+    with pytest.raises(RelayError) as info:
+        fetch_subnets(replay.url + '/reports', TOKEN, backoff=0)
+    assert 'did not answer a subnet list: ' + problem in str(info.value)
+
+
+def test_subnet_list_refusal_is_explained(replay):
+    replay.fail_with('raw', status=403, content_type='application/json', body='{"reason": "unknown agent"}')
+    with pytest.raises(RelayError) as info:
+        fetch_subnets(replay.url + '/reports', TOKEN, backoff=0)
+    assert 'refused the subnet list: HTTP 403 unknown agent' in str(info.value) and TOKEN not in str(info.value)
