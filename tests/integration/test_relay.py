@@ -154,7 +154,7 @@ def test_an_agent_without_phpipam_access_gets_its_subnets_from_the_relay(site, r
     assert '198.18.10.15' in addresses and addresses['198.18.10.13']['hostname'] == 'printer-by-hand'
 
 
-def test_reports_refused_at_the_door_write_nothing(phpipam, relay_factory):
+def test_reports_refused_at_the_door_write_nothing(phpipam, relay_factory, run_playbook, tmp_path):
     world = World(phpipam, 2)
     relay = relay_factory(world.tokens(), max_body_size=64 * 1024)
     good = world.report(0, [11, 12])
@@ -178,6 +178,15 @@ def test_reports_refused_at_the_door_write_nothing(phpipam, relay_factory):
     with socket.create_connection(('127.0.0.1', relay.port), timeout=5) as sock:
         sock.sendall(b'POST /reports HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}')
         assert b'202' not in sock.recv(4096)
+    # An agent told to use plain HTTP to a relay that is not on loopback stops before it scans or sends.
+    config = tmp_path / 'plain.yaml'
+    config.write_text(json.dumps({
+        'relay_url': 'http://198.18.0.1:%d/reports' % relay.port, 'relay_token': token_a, 'relay_subnets': True,
+        'lock_path': str(tmp_path / 'plain.lock'), 'cache_dir': str(tmp_path / 'cache')}))
+    config.chmod(0o600)
+    run = run_playbook('ipamkit.phpipam.agent', extra_vars={'scan_agent_config_path': str(config)})
+    assert run.returncode != 0 and 'refusing to send the relay token over plain http:// to 198.18.0.1' in run.output
+    assert not [r for r in run.records if 'Fetch the agent' in r['task']]
     assert relay.spool.ids('incoming') == [] and relay.spool.ids('done') == []
     assert world.addresses(0) == [] and world.addresses(1) == []
 
