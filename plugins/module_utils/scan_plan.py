@@ -277,3 +277,9 @@ def plan_report(report, phpipam_subnets, addresses_by_subnet, settings, now):
 
 def count_address_writes(plans):
     return sum(len(p['creates']) + len(p['updates']) + len(p['removals']) for p in plans)
+
+
+# The per-address rules, for other sources of "host seen" than nmap (the Kea lease sync): the same
+# MAC/host name/tag safety rules apply whoever saw the host.
+plan_address_create = _plan_create
+plan_address_update = _plan_update
