@@ -37,6 +37,7 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -112,14 +113,16 @@ def _tail(path, lines=20):
 class KeaServer:
     """One kea-dhcp4 (in a LAN host's namespace) and its kea-ctrl-agent (on 127.0.0.1)."""
 
-    def __init__(self, lan, host, workdir, interfaces=('eth0',), dhcp4_extra=None, name='kea'):
+    def __init__(self, lan, host, workdir, interfaces=('eth0',), dhcp4_extra=None, name='kea', tls=None):
         self.lan = lan
         self.host = host
         self.dir = os.path.join(str(workdir), name)
         self.interfaces = list(interfaces)
         self.dhcp4_extra = dict(dhcp4_extra or {})
         self.port = free_port()
-        self.url = 'http://127.0.0.1:%d/' % self.port
+        # tls: (cert, key, ca) PEM paths; the agent then speaks HTTPS only (trust-anchor, no client certs).
+        self.tls = tls
+        self.url = '%s://127.0.0.1:%d/' % ('https' if tls else 'http', self.port)
         self.username = 'ipamkit'
         self.password = secrets.token_urlsafe(12)
         self.socket = os.path.join(self.dir, 'dhcp4.sock')
@@ -144,6 +147,13 @@ class KeaServer:
         return {'Dhcp4': config}
 
     def agent_config(self):
+        agent = self._agent_config()
+        if self.tls:
+            agent['Control-agent'].update({'cert-file': self.tls[0], 'key-file': self.tls[1],
+                                           'trust-anchor': self.tls[2], 'cert-required': False})
+        return agent
+
+    def _agent_config(self):
         return {'Control-agent': {
             'http-host': '127.0.0.1', 'http-port': self.port,
             'authentication': {'type': 'basic', 'realm': 'ipamkit-test',
@@ -230,7 +240,8 @@ class KeaServer:
         token = ('%s:%s' % (self.username, self.password)).encode()
         import base64  # pylint: disable=import-outside-toplevel
         request.add_header('Authorization', 'Basic ' + base64.b64encode(token).decode())
-        with urllib.request.urlopen(request, timeout=30) as response:
+        context = ssl.create_default_context(cafile=self.tls[2]) if self.tls else None
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
             return json.loads(response.read())
 
     def config(self):
@@ -262,7 +273,10 @@ class KeaServer:
 
     def as_server(self):
         """The module's ``servers`` item for this agent."""
-        return {'url': self.url, 'username': self.username, 'password': self.password}
+        server = {'url': self.url, 'username': self.username, 'password': self.password}
+        if self.tls:
+            server['ca_path'] = self.tls[2]
+        return server
 
 
 UDHCPC_SCRIPT = """#!/bin/sh

@@ -227,14 +227,28 @@ def test_unreachable_kea_is_a_clear_error(phpipam, connection, subnet_fields, ru
     assert 'secret-pw-1' not in run.output
 
 
-def test_the_collection_playbook_and_role(phpipam, connection, subnet_fields, kea, run_playbook):  # pylint: disable=unused-argument
+def test_the_collection_playbook_and_role_over_tls(harness, phpipam, connection, subnet_fields, kea_lan,
+                                                   tmp_path, run_playbook):  # pylint: disable=unused-argument
     subnet_id = make_dhcp_subnet(connection, phpipam)
-    server = kea['kea'][0]
-    run = run_playbook('ipamkit.phpipam.kea_sync', env=connection_env(connection), extra_vars={
-        'kea_sync_servers': [server.as_server()], 'kea_sync_section': 'Lab', 'kea_sync_subnet_field': 'dhcp',
+    cert, key = harness.issue_leaf_cert(str(tmp_path / 'tls'))
+    with kea_harness.KeaServer(kea_lan['lan'], 'kea', tmp_path, interfaces=[], name='kea-tls',
+                               tls=(cert, key, phpipam.ca_path)) as server:
+        assert server.url.startswith('https://')
+        run = _run_role(connection, server, run_playbook)
+        assert run.returncode == 0, run.output[-3000:]
+        assert not run.warnings(), run.warnings()
+        assert run.result('Sync phpIPAM to Kea')['changed'] is True
+        assert managed(server, subnet_id)[0]['reservations'][0]['ip-address'] == '198.18.77.20'
+        assert 'Kea %s: 1 subnet(s) created' % server.url in run.output
+
+        untrusted = _run_role(connection, dict(server.as_server(), ca_path=None), run_playbook)
+        result = untrusted.result('Sync phpIPAM to Kea')
+        assert untrusted.status('Sync phpIPAM to Kea') == 'failed'
+        assert result['msg'].startswith('TLS verification of Kea Control Agent %s failed' % server.url)
+
+
+def _run_role(connection, server, run_playbook):
+    server = server.as_server() if hasattr(server, 'as_server') else dict((k, v) for k, v in server.items() if v)
+    return run_playbook('ipamkit.phpipam.kea_sync', env=connection_env(connection), extra_vars={
+        'kea_sync_servers': [server], 'kea_sync_section': 'Lab', 'kea_sync_subnet_field': 'dhcp',
         'kea_sync_reverse_sync': True})
-    assert run.returncode == 0, run.output[-3000:]
-    assert not run.warnings(), run.warnings()
-    assert run.result('Sync phpIPAM to Kea')['changed'] is True
-    assert managed(server, subnet_id)[0]['reservations'][0]['ip-address'] == '198.18.77.20'
-    assert 'Kea %s: 1 subnet(s) created' % server.url in run.output
