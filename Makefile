@@ -53,12 +53,14 @@ endif
 
 TEST_STAGES := system-deps venv venv-2.16 sanity units integration lint smoke-2.16
 
-.PHONY: help test demo system-deps venv venv-2.16 sanity units integration lint changelog-lint \
+.PHONY: help test demo bench system-deps venv venv-2.16 sanity units integration lint changelog-lint \
 	smoke-2.16 clean
 
 help:
 	@echo "make demo         system-deps + venv, then tests/demo/demo.py: real phpIPAM, a demo LAN, the agent twice"
 	@echo "make test         $(TEST_STAGES)"
+	@echo "make bench        system-deps + venv, then bench/run.py: the agent against raw nmap and phpIPAM's API"
+	@echo "                  ceiling on namespace LANs (BENCH_ARGS=...); results in bench/results, docs/performance.md"
 	@echo "make system-deps  apt-get install missing Debian packages (as root; otherwise says which)"
 	@echo "make venv         .venv: $(ANSIBLE_CORE), runtime + dev + relay deps, collection linked in"
 	@echo "make venv-2.16    .venv-2.16: $(ANSIBLE_CORE_216), runtime + test deps, collection linked in"
@@ -75,6 +77,11 @@ test:
 
 demo: system-deps venv
 	$(VENV)/bin/python $(CHECKOUT)/tests/demo/demo.py $(DEMO_ARGS)
+
+# Not part of `make test` (an hour of measuring); a smoke run of its smallest workload is
+# (tests/integration/test_bench_smoke.py).
+bench: system-deps venv
+	$(VENV)/bin/python $(CHECKOUT)/bench/run.py $(BENCH_ARGS)
 
 system-deps:
 	@$(UTILS)/system-deps.sh $(SYSTEM_PACKAGES)
