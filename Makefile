@@ -34,6 +34,7 @@ SANITY_ARGS ?=
 PYTEST_ARGS ?=
 
 DEMO_ARGS ?=
+BENCH_ARGS ?=
 
 # The harness (phpIPAM on MariaDB + Apache/PHP, netns LANs, nmap), shellcheck for the
 # shellcheck sanity test (without it ansible-test reports "No tests applicable" and passes), the
