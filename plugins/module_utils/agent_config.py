@@ -92,6 +92,7 @@ SCHEMA = {
     'nmap_path': Setting('path'),
     'nmap_timing': Setting('int', 4, minimum=0, maximum=5),
     'nmap_max_rate': Setting('int', minimum=1),
+    'nmap_min_rate': Setting('int', minimum=1),
     'nmap_host_timeout': Setting('duration', minimum=1),
     'nmap_probe_ports': Setting('ports', []),
     'nmap_privileged': Setting('auto_bool', 'auto'),

@@ -353,13 +353,17 @@ def _number(value):
     return ('%f' % value).rstrip('0').rstrip('.') if isinstance(value, float) else str(value)
 
 
-def validate_options(timing=DEFAULT_TIMING, max_rate=None, host_timeout=None, probe_ports=None):
+def validate_options(timing=DEFAULT_TIMING, max_rate=None, host_timeout=None, probe_ports=None, min_rate=None):
     """Problems with the scan options, as a list of strings (empty when all is well)."""
     problems = []
     if timing not in range(6):
         problems.append('timing must be 0 to 5, not %r' % (timing,))
     if max_rate is not None and not max_rate > 0:
         problems.append('max_rate must be above 0, not %r' % (max_rate,))
+    if min_rate is not None and not min_rate > 0:
+        problems.append('min_rate must be above 0, not %r' % (min_rate,))
+    if min_rate is not None and max_rate is not None and min_rate > max_rate:
+        problems.append('min_rate %r must not be above max_rate %r' % (min_rate, max_rate))
     if host_timeout is not None and not _TIME_SPEC_RE.match(str(host_timeout)):
         problems.append('host_timeout %r is neither seconds nor an nmap time (30s, 500ms, 5m, 1h)' % (host_timeout,))
     for port in probe_ports or []:
@@ -369,9 +373,9 @@ def validate_options(timing=DEFAULT_TIMING, max_rate=None, host_timeout=None, pr
 
 
 def build_argv(nmap_path, run, privileged, xml_file, targets_file, exclude_file=None, timing=DEFAULT_TIMING,
-               max_rate=None, host_timeout=None, probe_ports=None):
+               max_rate=None, host_timeout=None, probe_ports=None, min_rate=None):
     """The argv list of one nmap run (pure). Every value comes from validated ipaddress objects or options."""
-    problems = validate_options(timing, max_rate, host_timeout, probe_ports)
+    problems = validate_options(timing, max_rate, host_timeout, probe_ports, min_rate)
     if problems:
         raise NmapError('invalid scan options: %s' % '; '.join(problems))
     argv = [nmap_path, '-sn']
@@ -389,6 +393,8 @@ def build_argv(nmap_path, run, privileged, xml_file, targets_file, exclude_file=
                 ports += [p for p in probe_ports if p not in ports]
                 probe = '-PS' + ','.join(str(p) for p in dict.fromkeys(ports))
             argv.append(probe)
+    if min_rate is not None:
+        argv += ['--min-rate', _number(min_rate)]
     if max_rate is not None:
         argv += ['--max-rate', _number(max_rate)]
     if host_timeout is not None:

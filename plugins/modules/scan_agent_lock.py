@@ -13,19 +13,34 @@ description:
   - The lock file records the owner's pid, its start time and host. A lock whose owner has ended (even killed)
     is stale and taken over on the next run; no manual clean-up is needed.
   - Taking a lock held by another live run does not fail; it returns RV(acquired=false) and who holds it.
+  - Runs on the controller (an action plugin), whatever host the task targets, because the lock belongs to the
+    C(ansible-playbook) run, not to a managed host.
 author:
   - ipamkit developers (@ipamkit)
+extends_documentation_fragment:
+  - action_common_attributes
+  - action_common_attributes.conn
+  - action_common_attributes.flow
 attributes:
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
-    description: Can run in check mode.
     support: full
     details: The lock is taken and given up in check mode too, so a check run never overlaps a real one.
+  connection:
+    support: none
+  delegation:
+    support: none
+    details: The lock file is always the controller's.
   diff_mode:
-    description: Returns details on what changed.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
-    support: full
     platforms: posix
     details: Needs C(/proc) (Linux) to tell a live owner from a stale one.
 options:

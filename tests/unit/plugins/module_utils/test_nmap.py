@@ -278,6 +278,9 @@ V6 = [subnet(1, 'fd00:1::/64', addresses=['fd00:1::1'])]
     pytest.param(V4, True, {'timing': 2, 'max_rate': 0.5, 'host_timeout': '30'},
                  ['nmap', '-sn', '-T2', '--privileged', '-n', '--max-rate', '0.5', '--host-timeout', '30s'] + TAIL,
                  id='timing, rate, host timeout in seconds'),
+    pytest.param(V4, True, {'min_rate': 3000, 'max_rate': 5000.0},
+                 ['nmap', '-sn', '-T4', '--privileged', '-n', '--min-rate', '3000', '--max-rate', '5000'] + TAIL,
+                 id='minimum and maximum rate'),
     pytest.param(V4, True, {'max_rate': 100.0, 'host_timeout': '500ms'},
                  ['nmap', '-sn', '-T4', '--privileged', '-n', '--max-rate', '100', '--host-timeout', '500ms'] + TAIL,
                  id='nmap time spec'),
@@ -300,6 +303,8 @@ def test_argv_of_a_neighbour_discovery_run_with_excludes():
 @pytest.mark.parametrize('options, message', [
     ({'timing': 6}, 'timing must be 0 to 5'),
     ({'max_rate': 0}, 'max_rate must be above 0'),
+    ({'min_rate': 0}, 'min_rate must be above 0'),
+    ({'min_rate': 500, 'max_rate': 100}, 'min_rate 500 must not be above max_rate 100'),
     ({'host_timeout': '5 minutes'}, "host_timeout '5 minutes'"),
     ({'host_timeout': '1;reboot'}, "host_timeout '1;reboot'"),
     ({'probe_ports': [0]}, 'probe_ports: 0 is not a TCP port'),
