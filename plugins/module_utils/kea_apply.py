@@ -136,6 +136,25 @@ def reverse_sync(client, servers, records, addresses, params, tags, now, check_m
     return plans, apply_plans(client, plans, workers=max(1, params.get('api_workers') or 4))
 
 
+def check_not_emptied(plans, desired, skipped, allow_remove_all):
+    """Refuse to remove every managed subnet because phpIPAM selected none.
+
+    An empty selection is far more often a mistake (a wrong section or field value, a custom field
+    renamed, a phpIPAM that answers "no subnets" while it is being repaired) than a wish to turn
+    DHCP off, and a DHCP server emptied that way stops giving leases to the whole network.
+    """
+    if desired or skipped or allow_remove_all:
+        return
+    for server, plan in plans:
+        removed = [change for change in plan['changes'] if change['action'] == 'delete']
+        if removed:
+            raise SyncFailed('phpIPAM selected no subnet, but Kea %s runs %d subnet(s) this sync manages (%s): '
+                             'refusing to remove them all, which would stop DHCP for them. Check the selection '
+                             '(section, subnets, subnet_field); set allow_remove_all to remove them on purpose. '
+                             'Nothing was sent to Kea' % (server.url, len(removed),
+                                                          ', '.join(str(c.get('subnet')) for c in removed[:5])))
+
+
 def run_sync(client, servers, params, now, check_mode, diff_mode):
     """The whole sync; returns the module result (without ``changed`` decisions left to the caller)."""
     try:
@@ -147,6 +166,7 @@ def run_sync(client, servers, params, now, check_mode, diff_mode):
     plans = plan_servers(servers, desired, skipped, params['owner'], problems)
     problems = sorted(set(p for _server, plan in plans for p in plan['problems']), key=problems_order(problems))
     result = {'problems': problems, 'summary': [], 'servers': []}
+    check_not_emptied(plans, desired, skipped, params.get('allow_remove_all', False))
     if params.get('strict') and problems:
         raise SyncFailed('strict: %d problem(s) in phpIPAM data, nothing was sent to Kea: %s'
                          % (len(problems), '; '.join(problems)), problems=problems)

@@ -113,6 +113,13 @@ options:
     description: Fail before sending anything when phpIPAM's data has a problem, instead of skipping the object.
     type: bool
     default: false
+  allow_remove_all:
+    description:
+      - When phpIPAM selects no subnet at all, remove every subnet this sync manages from Kea.
+      - Without it such a sync fails and sends nothing, because an empty selection is far more often a mistake
+        (a wrong section or field value, an empty phpIPAM answer) than a wish to turn DHCP off.
+    type: bool
+    default: false
   write_config:
     description: After C(config-set), save the configuration with C(config-write) so it survives a restart.
     type: bool
@@ -264,6 +271,7 @@ def main():
         reservation_hostnames=dict(type='bool', default=True),
         owner=dict(type='str', default='phpipam'),
         strict=dict(type='bool', default=False),
+        allow_remove_all=dict(type='bool', default=False),
         write_config=dict(type='bool', default=True),
         reverse_sync=dict(type='bool', default=False),
         update_mac=dict(type='bool', default=False),

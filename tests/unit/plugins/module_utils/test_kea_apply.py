@@ -6,15 +6,17 @@
 import pytest
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.kea import KeaClient
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.kea_plan import plan_config
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.kea_apply import (
     SyncFailed,
     apply_configs,
+    check_not_emptied,
     plan_servers,
     test_configs as check_configs,
 )
 
 from test_kea import PASSWORD, FakeAgent, exchange  # pylint: disable=import-error
-from test_kea_plan import desired_for, subnet7  # pylint: disable=import-error
+from test_kea_plan import desired_for, recorded_config, subnet7  # pylint: disable=import-error
 
 OK = {'response': {'status': 200, 'body': [{'result': 0, 'text': 'ok'}]}}
 REFUSED = {'response': {'status': 200, 'body': [{'result': 1, 'text': "failed to add new host using the HW address "
@@ -85,3 +87,21 @@ def test_a_failing_set_on_the_second_server_says_where_the_new_config_is(pair):
         apply_configs(plans)
     assert 'already applied on %s' % first.url in str(info.value)
     assert 'dhcp4 is not running' in str(info.value)
+
+
+class _Server(object):
+    url = 'https://kea-a.example.test:8000'
+
+
+def test_an_empty_selection_does_not_empty_kea():
+    # phpIPAM selected nothing: removing every managed subnet is refused unless asked for.
+    plans = [(_Server(), plan_config(recorded_config(), {}, {}, 'phpipam'))]
+    with pytest.raises(SyncFailed) as info:
+        check_not_emptied(plans, {}, {}, allow_remove_all=False)
+    message = str(info.value)
+    assert 'phpIPAM selected no subnet, but Kea https://kea-a.example.test:8000 runs 1 subnet(s) this sync' in message
+    assert message.endswith('Nothing was sent to Kea')
+    check_not_emptied(plans, {}, {}, allow_remove_all=True)
+    # One subnet still selected: dropping the others is an ordinary change.
+    desired, dummy, skipped = desired_for(*subnet7())
+    check_not_emptied(plans, desired, skipped, allow_remove_all=False)
