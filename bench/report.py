@@ -19,6 +19,49 @@ SERIES = (('a', 'raw nmap (a)', '#444444'), ('b', 'cycle 1 (b)', '#d62728'), ('c
           ('d', 'cycle 3 (d)', '#2ca02c'), ('g', 'plain client writes (g)', '#9467bd'))
 
 
+def targets(name, rows, all_results):
+    """The issue's targets that concern this workload, each with PASS/FAIL and the figures."""
+    found = []
+    a, b, c, d, g = (rows.get(k) for k in 'abcdg')
+    if a and c:
+        limit = 1.3 * a['wall']['median'] + 5
+        found.append({'target': '(c) <= 1.3 x (a) + 5 s', 'pass': c['wall']['median'] <= limit,
+                      'figures': '(c) %.1f s vs limit %.1f s (a = %.1f s)' % (
+                          c['wall']['median'], limit, a['wall']['median'])})
+    if b and g and b.get('apply_seconds') and b['address_writes']:
+        upload = b['address_writes'] / b['apply_seconds']['median']
+        ceiling = g['writes_per_second']['median']
+        found.append({'target': '(b) upload >= 80 % of (g) write throughput', 'pass': upload >= 0.8 * ceiling,
+                      'figures': '(b) %.1f writes/s (%d writes in %.2f s) vs (g) %.1f writes/s: %.0f %%' % (
+                          upload, b['address_writes'], b['apply_seconds']['median'], ceiling, 100 * upload / ceiling)})
+    if d:
+        found.append({'target': '(d) zero address writes, changed false',
+                      'pass': d['http_address_writes'] == 0 and not d['changed'],
+                      'figures': '%d address writes at phpIPAM, changed %s' % (d['http_address_writes'], d['changed'])})
+    if name == 'W2':
+        peaks = [rows[r]['peak_rss_mb']['max'] for r in 'bcde' if r in rows and rows[r]['peak_rss_mb']]
+        pss = [rows[r]['peak_pss_mb']['max'] for r in 'bcde' if r in rows and rows[r]['peak_pss_mb']]
+        if peaks:
+            found.append({'target': 'peak RSS <= 250 MB on W2 (process tree, rows b-e)', 'pass': max(pss) <= 250,
+                          'figures': 'PSS sum %.0f MB; RSS sum %.0f MB (shared pages counted once per process)'
+                                     % (max(pss), max(peaks))})
+    if name == 'W3' and 'W1' in all_results:
+        w1 = all_results['W1']['rows']
+        for row in 'bcd':
+            if row in rows and row in w1:
+                found.append({'target': 'tasks per cycle (%s) W3 == W1' % row,
+                              'pass': rows[row]['tasks_executed'] == w1[row]['tasks_executed'],
+                              'figures': 'W1 %s, W3 %s' % (w1[row]['tasks_executed'], rows[row]['tasks_executed'])})
+    if name == 'W2' and 'W1' in all_results and d and 'd' in all_results['W1']['rows']:
+        w1d = sum(all_results['W1']['rows']['d']['requests'].values())
+        w2d = sum(d['requests'].values())
+        found.append({'target': 'requests do not grow with known addresses: (d) W2 == W1',
+                      'pass': w1d == w2d,
+                      'figures': 'W1 (%d known) %d requests, W2 (%d known) %d requests' % (
+                          all_results['W1']['known_after'], w1d, all_results['W2']['known_after'], w2d)})
+    return found
+
+
 def _num(value, digits=1):
     return '-' if value is None else ('%.*f' % (digits, value))
 
@@ -73,25 +116,36 @@ def table(results):
     return '\n'.join(lines).rstrip() + '\n'
 
 
+def _version(text):
+    """The first dotted version number in a tool's --version line."""
+    match = re.search(r'\d+\.\d+(\.\d+)?', text or '')
+    return match.group(0) if match else (text or '?')
+
+
 def header(results, path):
     machine, versions = results['machine'], results['versions']
-    load = results.get('load_before') or []
+    sources = results.get('sources') or [{
+        'file': os.path.relpath(path, CHECKOUT), 'workloads': sorted(results['workloads']), 'note': results.get('note'),
+        'settings': results['settings'], 'started': results['started'], 'finished': results['finished'],
+        'load_before': results.get('load_before'), 'load_after': results.get('load_after'), 'versions': versions}]
     lines = [
-        'Recorded %s to %s from `%s` (%d repeat(s) per row).' % (
-            results['started'], results['finished'], os.path.relpath(path, CHECKOUT), results['settings']['repeats']),
-        '',
-        '- Machine: %s, %s CPUs, %s GB RAM, Linux %s (%s); load average before the run %s, after %s.' % (
-            machine['cpu'], machine['cpus'], machine['memory_gb'], machine['kernel'], machine['os'],
-            ', '.join('%.2f' % v for v in load), ', '.join('%.2f' % v for v in results.get('load_after') or [])),
-        '- Versions: phpIPAM %s, %s, %s, ansible-core %s, Python %s, %s, %s.' % (
-            versions['phpipam'], versions['nmap'], versions['mariadb'], versions['ansible-core'], versions['python'],
-            versions['php'], versions['apache']),
-        '- Collection at %s%s; agent settings: defaults%s.' % (
-            (versions['collection_commit'] or '?')[:12], ' (with uncommitted changes)' if versions['worktree_dirty'] else '',
-            ''.join(', %s=%s' % item for item in sorted(results['settings']['agent_settings'].items()))),
+        '- Machine: %s, %s CPUs, %s GB RAM, Linux %s (%s).' % (
+            machine['cpu'], machine['cpus'], machine['memory_gb'], machine['kernel'], machine['os']),
+        '- Versions: phpIPAM %s, nmap %s, MariaDB %s, PHP %s, Apache %s, ansible-core %s, Python %s.' % (
+            versions['phpipam'], _version(versions['nmap']), _version(versions['mariadb']), _version(versions['php']),
+            _version(versions['apache']), versions['ansible-core'], versions['python']),
     ]
-    if results.get('note'):
-        lines.append('- Note: %s' % results['note'])
+    for source in sources:
+        settings = source['settings']
+        lines.append('- %s: `%s`, %s to %s, %d repeat(s) per row, collection at %s%s, agent settings: defaults%s; '
+                     'load average before %s, after %s.%s' % (
+                         ', '.join(source['workloads']), source['file'], source['started'], source['finished'],
+                         settings['repeats'], (source['versions']['collection_commit'] or '?')[:12],
+                         ' (with uncommitted changes)' if source['versions']['worktree_dirty'] else '',
+                         ''.join(', %s=%s' % item for item in sorted(settings['agent_settings'].items())),
+                         ', '.join('%.2f' % v for v in source.get('load_before') or []),
+                         ', '.join('%.2f' % v for v in source.get('load_after') or []),
+                         ' %s.' % source['note'].rstrip('.') if source.get('note') else ''))
     return '\n'.join(lines) + '\n'
 
 
@@ -170,15 +224,51 @@ def update_docs(results, path, doc=DOC, plot=PLOT):
         handle.write(svg(results))
 
 
+def merge(paths):
+    """One results dict from several runs (say W1 and W3 with the defaults, W2 with a setting of its own).
+
+    Workloads come from the file that has them (a later file wins); targets are evaluated again, since
+    some compare workloads; the settings and notes of every run are kept.
+    """
+    runs = []
+    for path in paths:
+        with open(path, encoding='utf-8') as handle:
+            runs.append((path, json.load(handle)))
+    merged = dict(runs[0][1])
+    merged['workloads'] = {}
+    merged['sources'] = []
+    for path, results in runs:
+        merged['sources'].append({'file': os.path.relpath(os.path.abspath(path), CHECKOUT),
+                                  'workloads': sorted(results['workloads']), 'settings': results['settings'],
+                                  'note': results.get('note'), 'started': results['started'],
+                                  'finished': results['finished'], 'load_before': results.get('load_before'),
+                                  'load_after': results.get('load_after'), 'versions': results['versions']})
+        merged['workloads'].update(results['workloads'])
+        merged['finished'] = results['finished']
+        merged['load_after'] = results.get('load_after')
+    merged['workloads'] = dict(sorted(merged['workloads'].items()))
+    for name, workload in merged['workloads'].items():
+        workload['targets'] = targets(name, workload['rows'], merged['workloads'])
+    return merged
+
+
 def main(argv=None):
-    """report.py RESULTS.json: regenerate the docs from a recorded results file."""
+    """report.py RESULTS.json [...]: regenerate the docs from recorded results (several files are merged)."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        sys.stderr.write('usage: report.py bench/results/bench-<time>.json\n')
+    if not argv:
+        sys.stderr.write('usage: report.py bench/results/bench-<time>.json [more results files]\n')
         return 2
-    with open(argv[0], encoding='utf-8') as handle:
-        results = json.load(handle)
-    update_docs(results, os.path.abspath(argv[0]))
+    if len(argv) == 1:
+        with open(argv[0], encoding='utf-8') as handle:
+            results = json.load(handle)
+        update_docs(results, os.path.abspath(argv[0]))
+        return 0
+    results = merge(argv)
+    path = os.path.join(os.path.dirname(os.path.abspath(argv[-1])), 'merged-%s.json' % os.path.basename(argv[-1])[6:-5])
+    with open(path, 'w', encoding='utf-8') as handle:
+        json.dump(results, handle, indent=1, sort_keys=True, default=str)
+    update_docs(results, path)
+    sys.stdout.write(table(results))
     return 0
 
 

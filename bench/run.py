@@ -374,49 +374,6 @@ def summarize_rows(runs):
     return summary
 
 
-def targets(name, rows, all_results):
-    """The issue's targets that concern this workload, each with PASS/FAIL and the figures."""
-    found = []
-    a, b, c, d, g = (rows.get(k) for k in 'abcdg')
-    if a and c:
-        limit = 1.3 * a['wall']['median'] + 5
-        found.append({'target': '(c) <= 1.3 x (a) + 5 s', 'pass': c['wall']['median'] <= limit,
-                      'figures': '(c) %.1f s vs limit %.1f s (a = %.1f s)' % (
-                          c['wall']['median'], limit, a['wall']['median'])})
-    if b and g and b.get('apply_seconds') and b['address_writes']:
-        upload = b['address_writes'] / b['apply_seconds']['median']
-        ceiling = g['writes_per_second']['median']
-        found.append({'target': '(b) upload >= 80 % of (g) write throughput', 'pass': upload >= 0.8 * ceiling,
-                      'figures': '(b) %.1f writes/s (%d writes in %.2f s) vs (g) %.1f writes/s: %.0f %%' % (
-                          upload, b['address_writes'], b['apply_seconds']['median'], ceiling, 100 * upload / ceiling)})
-    if d:
-        found.append({'target': '(d) zero address writes, changed false',
-                      'pass': d['http_address_writes'] == 0 and not d['changed'],
-                      'figures': '%d address writes at phpIPAM, changed %s' % (d['http_address_writes'], d['changed'])})
-    if name == 'W2':
-        peaks = [rows[r]['peak_rss_mb']['max'] for r in 'bcde' if r in rows and rows[r]['peak_rss_mb']]
-        pss = [rows[r]['peak_pss_mb']['max'] for r in 'bcde' if r in rows and rows[r]['peak_pss_mb']]
-        if peaks:
-            found.append({'target': 'peak RSS <= 250 MB on W2 (process tree, rows b-e)', 'pass': max(pss) <= 250,
-                          'figures': 'PSS sum %.0f MB; RSS sum %.0f MB (shared pages counted once per process)'
-                                     % (max(pss), max(peaks))})
-    if name == 'W3' and 'W1' in all_results:
-        w1 = all_results['W1']['rows']
-        for row in 'bcd':
-            if row in rows and row in w1:
-                found.append({'target': 'tasks per cycle (%s) W3 == W1' % row,
-                              'pass': rows[row]['tasks_executed'] == w1[row]['tasks_executed'],
-                              'figures': 'W1 %s, W3 %s' % (w1[row]['tasks_executed'], rows[row]['tasks_executed'])})
-    if name == 'W2' and 'W1' in all_results and d and 'd' in all_results['W1']['rows']:
-        w1d = sum(all_results['W1']['rows']['d']['requests'].values())
-        w2d = sum(d['requests'].values())
-        found.append({'target': 'requests do not grow with known addresses: (d) W2 == W1',
-                      'pass': w1d == w2d,
-                      'figures': 'W1 (%d known) %d requests, W2 (%d known) %d requests' % (
-                          all_results['W1']['known_after'], w1d, all_results['W2']['known_after'], w2d)})
-    return found
-
-
 # ------------------------------------------------------------------ machine and versions
 
 def _first_line(argv):
@@ -525,7 +482,7 @@ def run_workload(args, harness, instance, name, all_results):
     result = {'title': workload.title, 'subnets': len(workload.subnets), 'hosts_up': len(live),
               'known_before': len(workload.known), 'known_after': len(known), 'rows': rows, 'runs': bench.runs}
     all_results[name] = result
-    result['targets'] = targets(name, rows, all_results)
+    result['targets'] = report.targets(name, rows, all_results)
     for target in result['targets']:
         say('  %s  %s: %s' % ('PASS' if target['pass'] else 'FAIL', target['target'], target['figures']))
     return result
