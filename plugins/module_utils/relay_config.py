@@ -323,7 +323,7 @@ def load_relay_settings(path=None, seed_path=None, env=None, overrides=None, hos
 
 
 def client_options(settings):
-    """Options for api.client_from_options: the relay's own phpIPAM connection."""
+    """The relay's own phpIPAM connection, as api.client_from_options and PhpipamClient take it."""
     return {
         'url': settings['phpipam_url'], 'app_id': settings['phpipam_app_id'],
         'token': settings['phpipam_token'], 'username': settings['phpipam_username'],

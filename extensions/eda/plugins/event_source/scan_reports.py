@@ -173,7 +173,10 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.errors import (  #
     PhpipamTransportError,
 )
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.normalize import to_ansible  # noqa: E402
-from ansible_collections.ipamkit.phpipam.plugins.module_utils.relay_config import load_relay_settings  # noqa: E402
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.relay_config import (  # noqa: E402
+    client_options,
+    load_relay_settings,
+)
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.relay_spool import Spool, SpoolError  # noqa: E402
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_agent import (  # noqa: E402
     AgentNotFoundError,
@@ -309,21 +312,7 @@ def client_from_settings(settings):
     Few, short retries: an agent waits for the answer to its POST, and a report whose agent
     cannot be checked is accepted anyway (the applier checks again).
     """
-    return PhpipamClient(
-        url=settings['phpipam_url'],
-        app_id=settings['phpipam_app_id'],
-        token=settings['phpipam_token'],
-        username=settings['phpipam_username'],
-        password=settings['phpipam_password'],
-        validate_certs=settings['phpipam_validate_certs'],
-        ca_path=settings['phpipam_ca_path'],
-        timeout=settings['phpipam_timeout'],
-        allow_insecure_http=bool(settings['allow_insecure_http']),
-        timezone=settings['phpipam_timezone'],
-        retries=2,
-        backoff=0.25,
-        max_workers=PHPIPAM_WORKERS,
-    )
+    return PhpipamClient(retries=2, backoff=0.25, max_workers=PHPIPAM_WORKERS, **client_options(settings))
 
 
 def server_ssl_context(settings):
