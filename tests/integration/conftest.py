@@ -22,13 +22,11 @@ sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
 import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
 import netlan as netlan_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
 import fault_proxy as fault_proxy_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
-from integration_helpers import PlaybookRun  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from integration_helpers import PlaybookRun, unavailable  # noqa: E402  pylint: disable=import-error,wrong-import-position
 
 
 def _unavailable(reason):
-    if os.environ.get('IPAMKIT_REQUIRE_INTEGRATION') == '1':
-        pytest.fail('integration tests cannot run, and IPAMKIT_REQUIRE_INTEGRATION=1: %s' % reason, pytrace=False)
-    pytest.skip('real phpIPAM unavailable: %s' % reason)
+    unavailable('the real phpIPAM', reason)
 
 
 @pytest.fixture(scope='session')

@@ -1,7 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) ipamkit developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Helpers for integration tests: playbook results, connection environments."""
+"""Helpers for integration tests: playbook results, connection environments, missing parts."""
+
+import os
+
+import pytest
+
+
+def unavailable(what, reason):
+    """Skip the test, or fail it where integration tests are required (CI: IPAMKIT_REQUIRE_INTEGRATION=1)."""
+    if os.environ.get('IPAMKIT_REQUIRE_INTEGRATION') == '1':
+        pytest.fail('%s cannot run, and IPAMKIT_REQUIRE_INTEGRATION=1: %s' % (what, reason), pytrace=False)
+    pytest.skip('%s unavailable: %s' % (what, reason))
 
 
 class PlaybookRun(object):

@@ -17,6 +17,7 @@ CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 sys.path.insert(0, os.path.join(CHECKOUT, 'bench'))
 
 import kea_sync_scale  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from integration_helpers import unavailable  # noqa: E402  pylint: disable=import-error,wrong-import-position
 
 pytestmark = [pytest.mark.integration, pytest.mark.netns]
 
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.netns]
 def test_100_subnets_with_2000_reservations(harness, phpipam, netns_ready, tmp_path):  # pylint: disable=unused-argument
     ok, reason = kea_sync_scale.kea_harness.can_run()
     if not ok:
-        pytest.skip('Kea unavailable: %s' % reason)
+        unavailable('Kea', reason)
     first, rerun, leases = kea_sync_scale.bench(harness, str(tmp_path))
     for name, run in (('first sync', first), ('unchanged rerun', rerun), ('reverse sync', leases)):
         print('kea_sync bench, %s: %s' % (name, json.dumps(run, sort_keys=True)))

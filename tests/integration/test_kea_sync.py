@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from integration_helpers import connection_env  # pylint: disable=import-error
+from integration_helpers import connection_env, unavailable  # pylint: disable=import-error
 from reservation_helpers import client, connection_vars  # pylint: disable=import-error
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'harness'))
@@ -38,7 +38,7 @@ CUSTOM_FIELDS = (('dhcp', 'VARCHAR(8)'), ('dhcp_domain', 'VARCHAR(64)'), ('dhcp_
 def kea_lan(netns_ready, tmp_path_factory):  # pylint: disable=unused-argument
     ok, reason = kea_harness.can_run()
     if not ok:
-        pytest.skip('Kea unavailable: %s' % reason)
+        unavailable('Kea', reason)
     kea_harness.install_packages()
     workdir = tmp_path_factory.mktemp('kea')
     hosts = [HostSpec('kea', ipv4='198.18.77.3', ipv6=False, mac='02:4b:00:00:00:03'),

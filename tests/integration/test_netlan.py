@@ -22,6 +22,7 @@ if HARNESS not in sys.path:
 
 import netlan  # noqa: E402  pylint: disable=import-error,wrong-import-position
 from netlan import HostSpec, Lan, NetLanError  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from integration_helpers import unavailable  # noqa: E402  pylint: disable=import-error,wrong-import-position
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
 
@@ -45,9 +46,7 @@ HOSTS = [
 def netns_ok():
     ok, reason = netlan.can_run()
     if not ok:
-        if os.environ.get('IPAMKIT_REQUIRE_INTEGRATION') == '1':
-            pytest.fail('netlan tests cannot run, and IPAMKIT_REQUIRE_INTEGRATION=1: %s' % reason, pytrace=False)
-        pytest.skip('network namespace LANs unavailable: %s' % reason)
+        unavailable('network namespace LANs', reason)
     netlan.cleanup_stale()  # LANs of crashed earlier runs (their creating process is gone)
 
 

@@ -20,6 +20,8 @@ import time
 
 import pytest
 
+from integration_helpers import unavailable  # pylint: disable=import-error
+
 pytestmark = pytest.mark.integration
 
 TASK = 'Scan the subnets'
@@ -28,10 +30,7 @@ DEAD_DNS = ['127.0.99.99']
 
 
 def _unavailable(reason):
-    if os.environ.get('IPAMKIT_REQUIRE_INTEGRATION') == '1':
-        pytest.fail('nmap_scan integration tests cannot run, and IPAMKIT_REQUIRE_INTEGRATION=1: %s' % reason,
-                    pytrace=False)
-    pytest.skip(reason)
+    unavailable('the nmap_scan integration tests', reason)
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -27,6 +27,8 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.relay_spool import
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_agent import fetch_agent_inventory
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.scan_report import build_report
 
+from integration_helpers import unavailable  # pylint: disable=import-error
+
 pytestmark = pytest.mark.integration
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,10 +78,7 @@ RULEBOOK = '''---
 
 
 def _unavailable(reason):
-    if os.environ.get('IPAMKIT_REQUIRE_INTEGRATION') == '1':
-        pytest.fail('the relay listener tests cannot run, and IPAMKIT_REQUIRE_INTEGRATION=1: %s' % reason,
-                    pytrace=False)
-    pytest.skip(reason)
+    unavailable('the relay listener tests', reason)
 
 
 def _free_port():
