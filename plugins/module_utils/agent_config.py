@@ -427,7 +427,7 @@ def normalize_exclude_entry(text):
         except ValueError:
             raise _Bad('%s: %s is not an IP address' % (_show(text), _show(first_text)))
         if first.version == 4 and last_text.isdigit() and int(last_text) <= 255:
-            # 10.0.0.5-20: the last octet only.
+            # 198.18.0.5-20: the last octet only.
             last_text = '%s.%s' % (first_text.rsplit('.', 1)[0], last_text)
         try:
             last = ipaddress.ip_address(last_text)
