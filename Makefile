@@ -40,10 +40,13 @@ BENCH_ARGS ?=
 # shellcheck sanity test (without it ansible-test reports "No tests applicable" and passes), the
 # Java 17 runtime ansible-rulebook (the scan relay) runs its rules engine on, and Kea 2.2 (DHCPv4 server
 # and Control Agent; Debian's default configs listen on no interface) with busybox udhcpc for the Kea
-# sync tests, which start their own kea-dhcp4 inside a test LAN namespace.
+# sync tests, which start their own kea-dhcp4 inside a test LAN namespace. OpenSSH (server and client) for
+# the SSH path tests, whose sshd instances run inside test LAN namespaces; Graphviz and Chromium for the
+# network map tests (rendering, and a headless screenshot of its HTML page).
 SYSTEM_PACKAGES := nmap iproute2 mariadb-server apache2 libapache2-mod-php php-mysql php-gmp \
 	php-mbstring php-xml php-curl php-ldap php-pear openssl shellcheck dnsmasq-base openjdk-17-jre-headless \
-	kea-dhcp4-server kea-ctrl-agent busybox
+	kea-dhcp4-server kea-ctrl-agent busybox \
+	openssh-server openssh-client graphviz chromium
 
 # The phpIPAM release the harness installs: ../shared beside the checkout, unless set.
 ifeq ($(origin PHPIPAM_SOURCE),undefined)

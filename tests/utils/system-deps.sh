@@ -41,5 +41,12 @@ fi
 
 echo "system-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Installing a package must not start its service (openssh-server would listen on port 22 of the
+# host): the tests start their own instances. policy-rc.d answering 101 tells invoke-rc.d so.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# ipamkit system-deps: no service starts during package installation\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -q
 apt-get install -y -q "${missing[@]}"
