@@ -52,7 +52,7 @@ from harness_apt import AptError, apt_install  # pylint: disable=import-error
 LOG = logging.getLogger('ipamkit.harness')
 
 # Bump when the install layout or the seed changes: an existing state dir is then rebuilt.
-HARNESS_VERSION = 4
+HARNESS_VERSION = 5
 
 DEFAULT_STATE_DIR = '/var/tmp/ipamkit-phpipam-harness'
 DEFAULT_HTTPS_PORT = 18443
@@ -168,6 +168,15 @@ NAMESERVER = ('lab-dns', '127.0.0.1;::1', 'ipamkit lab resolvers')
 VLAN = (10, 'lab', 'ipamkit lab VLAN')
 FOLDER = 'Lab folder'
 CUSTOM_FIELD = ('custom_asset', 'VARCHAR(64)', 'Asset tag')
+# The custom fields the SSH path, inventory and host facts features read by default (docs/ssh-paths.md,
+# docs/host-facts.md), as a user creates them under Administration > Custom fields: (table, name, type, comment).
+PATH_CUSTOM_FIELDS = (
+    ('subnets', 'custom_ssh_jump', 'VARCHAR(255)', 'SSH jump host: [user@]host[:port], or direct'),
+    ('subnets', 'custom_ssh_user', 'VARCHAR(64)', 'SSH user'),
+    ('ipaddresses', 'custom_ssh_jump', 'VARCHAR(255)', 'SSH jump host: [user@]host[:port], or direct'),
+    ('ipaddresses', 'custom_ssh_user', 'VARCHAR(64)', 'SSH user'),
+    ('ipaddresses', 'custom_host_facts', 'TEXT', 'Host facts summary'),
+)
 
 SUBNETS = (
     SubnetSpec('127.0.10.0/24', 'lab scan net', agent='demo-agent', ping=1, discover=1, resolve=1, nameserver='lab-dns', vlan=10),
@@ -278,6 +287,9 @@ def build_seed_sql(secrets_):
         sql_format(f'ALTER TABLE `ipaddresses` ADD COLUMN {sql_ident(CUSTOM_FIELD[0])} {CUSTOM_FIELD[1]} NULL DEFAULT NULL COMMENT %s;',
                    [CUSTOM_FIELD[2]]),
     ]
+    for table, name, column_type, comment in PATH_CUSTOM_FIELDS:
+        stmts.append(sql_format(f'ALTER TABLE {sql_ident(table)} ADD COLUMN {sql_ident(name)} {column_type} NULL DEFAULT NULL COMMENT %s;',
+                                [comment]))
     for app in APPS:
         stmts.append(sql_insert('api', {
             'app_id': app.app_id, 'app_code': secrets_['app_codes'][app.app_id], 'app_permissions': app.permissions,
@@ -1525,6 +1537,9 @@ DocumentRoot "{webroot}"
         expect_equal('folder', (folder.get('description'), folder.get('isFolder')), (FOLDER, 1))
         fields = get('addresses/custom_fields/') or {}
         expect_equal('custom fields', CUSTOM_FIELD[0] in fields, True)
+        for table, name, _type, _comment in PATH_CUSTOM_FIELDS:
+            controller = 'addresses' if table == 'ipaddresses' else table
+            expect_equal(f'{table} custom field {name}', name in (get(f'{controller}/custom_fields/') or {}), True)
 
         for spec in SUBNETS:
             if spec.cidr is None:
