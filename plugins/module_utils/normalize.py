@@ -98,6 +98,9 @@ def normalize_value(field, value, zone):
     """Normalise one value of a phpIPAM record field."""
     if is_empty(value):
         return None
+    if isinstance(value, dict) and (field in NESTED_RECORDS or field in INT_FIELDS):
+        # subnets/ embeds the whole location record where other answers give its id.
+        return from_phpipam(value, zone)
     if field in INT_FIELDS:
         return _to_int(field, value)
     if field in FLAG_FIELDS:
@@ -107,8 +110,6 @@ def normalize_value(field, value, zone):
             return parse_phpipam_date(value, zone)
         except ValueError:
             raise FieldValueError(field, value, 'a date YYYY-MM-DD HH:MM:SS')
-    if field in NESTED_RECORDS and isinstance(value, dict):
-        return from_phpipam(value, zone)
     return value
 
 

@@ -49,6 +49,9 @@ def test_nested_records_and_lists():
     data = [{'id': '1', 'nameservers': {'id': '2', 'editDate': None}, 'usage': {'freehosts': '247', 'Used_percent': 1.5}}]
     assert from_phpipam(data, UTC) == [{'id': 1, 'nameservers': {'id': 2, 'editDate': None},
                                         'usage': {'freehosts': 247, 'Used_percent': 1.5}}]
+    # GET subnets/ embeds the location record in place of its id (seen on phpIPAM 1.8.2).
+    assert from_phpipam({'location': {'id': 1, 'name': 'DC one', 'lat': None}}, UTC) == {
+        'location': {'id': 1, 'name': 'DC one', 'lat': None}}
     assert from_phpipam('127.0.10.2', UTC) == '127.0.10.2'
     assert from_phpipam([], UTC) == []
 
