@@ -1,0 +1,273 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ipamkit developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: ssh_config
+short_description: Write an OpenSSH client config fragment with the jump paths phpIPAM records
+version_added: 0.1.0
+description:
+  - Writes a file for C(Include) in C(~/.ssh/config) with one C(Host) entry per selected phpIPAM host -
+    C(HostName) (its IP), C(User), C(Port) when O(port) is set, C(ProxyJump) with the chain of jump hosts
+    computed from the custom fields O(jump_host_field) and O(ssh_user_field) (the host's own value, else the
+    nearest subnet's; see docs/ssh-paths.md), and the O(options) for every entry. People get in their terminal
+    the same paths the inventory plugin gives Ansible.
+  - Hosts are selected with the same filters as the inventory plugin C(ipamkit.phpipam.phpipam). phpIPAM is read
+    with one request per collection (sections, subnets, addresses, VLANs, devices, tags, locations).
+  - The content is sorted and has no timestamp, so a rerun with the same phpIPAM data reports no change. The
+    file is written atomically with mode C(0600); a missing directory is created with mode C(0700).
+  - A jump loop, a jump host that is not in phpIPAM, an unusable custom field value or host name gives that host
+    no entry. Such problems are returned in RV(problems) and shown as warnings, or fail the task before anything
+    is written when O(on_problem=fail).
+  - A file whose first line is not this module's marker is never overwritten or removed unless O(force=true), so
+    pointing O(path) at C(~/.ssh/config) by mistake loses nothing.
+  - Runs where the file should be, usually on the controller (C(hosts: localhost) or C(delegate_to: localhost)).
+author:
+  - ipamkit developers (@ipamkit)
+extends_documentation_fragment:
+  - ipamkit.phpipam.connection
+  - ipamkit.phpipam.connection.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+    details: Reads phpIPAM and the file, reports what would change, writes nothing.
+  diff_mode:
+    support: full
+    details: The file's text before and after.
+options:
+  path:
+    description: The fragment to write. Include it from C(~/.ssh/config) with C(Include <path>).
+    type: path
+    default: ~/.ssh/config.d/ipamkit-phpipam.conf
+  state:
+    description: V(present) writes the file, V(absent) removes it (phpIPAM is not read then).
+    type: str
+    choices: [present, absent]
+    default: present
+  force:
+    description: Overwrite or remove O(path) even when this module did not write it.
+    type: bool
+    default: false
+  sections:
+    description: Only hosts in these sections (names, case-insensitive, or ids).
+    type: list
+    elements: str
+  subnets:
+    description:
+      - Only hosts in these subnets - ids (which include the subnets nested below them) or CIDRs (which select
+        the hosts whose IP lies inside, in any section).
+    type: list
+    elements: str
+  tags:
+    description: Only hosts whose address tag is one of these (names such as V(Used), or ids).
+    type: list
+    elements: str
+  custom:
+    description:
+      - Only hosts whose custom fields have these values, C({field: value}) or C({field: [values]}). A host without
+        its own value uses its nearest subnet's.
+    type: dict
+  hostname_required:
+    description:
+      - Only hosts that have a hostname in phpIPAM. With V(false), a host without one gets an entry named by its IP.
+    type: bool
+    default: true
+  seen_within:
+    description:
+      - Only hosts phpIPAM has seen (lastSeen) within this long, such as V(30d), V(12h), V(1w2d) or a number of
+        seconds.
+    type: str
+  jump_host_field:
+    description:
+      - The custom field (on addresses and subnets) naming a host's jump host, C([user@]host[:port]), where
+        C(host) is a phpIPAM hostname or IP; V(direct) on a host or subnet stops the inheritance.
+    type: str
+    default: custom_ssh_jump
+  ssh_user_field:
+    description: The custom field (on addresses and subnets) with a host's SSH user; also used for jump hops.
+    type: str
+    default: custom_ssh_user
+  literal_jump_hosts:
+    description:
+      - A jump host that is not in phpIPAM (say, a bastion kept elsewhere) is used as written as the first hop,
+        instead of being reported as a problem.
+    type: bool
+    default: false
+  user:
+    description: The SSH user of hosts and jump hops for which phpIPAM has none.
+    type: str
+  port:
+    description: Written as C(Port) in every entry.
+    type: int
+  match_address:
+    description:
+      - Also match each host's IP in its C(Host) line, so C(ssh <ip>) and jump hops (which are given by IP) use the
+        entry's settings and O(options).
+    type: bool
+    default: true
+  options:
+    description:
+      - Further ssh_config keywords for every entry, such as C({IdentityFile: ~/.ssh/id_ops, ForwardAgent: false}).
+        Booleans become C(yes)/C(no); a list writes the keyword once per item. C(HostName), C(User), C(Port) and
+        C(ProxyJump) come from phpIPAM, O(user) and O(port) and cannot be set here.
+    type: dict
+  on_problem:
+    description: What a host with a problem (see above) does - V(warn) or V(fail) the task before writing.
+    type: str
+    choices: [warn, fail]
+    default: warn
+seealso:
+  - module: ipamkit.phpipam.reservation_info
+notes:
+  - docs/ssh-paths.md describes the custom fields, inheritance, V(direct), users, ports and a two-hop example.
+"""
+
+EXAMPLES = r"""
+- name: SSH entries for every host of section Customers
+  ipamkit.phpipam.ssh_config:
+    url: https://ipam.example.com
+    app_id: ansible
+    token: "{{ phpipam_app_code }}"
+    sections: [Customers]
+    user: ops
+    options:
+      IdentityFile: ~/.ssh/id_ops
+  delegate_to: localhost
+
+- name: Hosts seen in the last week, failing on loops or unknown jump hosts
+  ipamkit.phpipam.ssh_config:
+    path: ~/.ssh/config.d/lab.conf
+    subnets: [198.18.0.0/15]
+    seen_within: 7d
+    on_problem: fail
+
+- name: Remove the fragment again
+  ipamkit.phpipam.ssh_config:
+    path: ~/.ssh/config.d/lab.conf
+    state: absent
+"""
+
+RETURN = r"""
+path:
+  description: The file written (or that would be written).
+  returned: always
+  type: str
+entries:
+  description: The Host entries in the file, in file order.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The first pattern of the C(Host) line (the hostname, or the IP).
+      type: str
+    patterns:
+      description: Every pattern of the C(Host) line.
+      type: list
+      elements: str
+    hostname:
+      description: The C(HostName) (the host's IP).
+      type: str
+    user:
+      description: The C(User), or null.
+      type: str
+    port:
+      description: The C(Port), or null.
+      type: int
+    proxyjump:
+      description: The C(ProxyJump) value (hops outermost first), or null for a host reached directly.
+      type: str
+    hops:
+      description: The jump hops, outermost first.
+      type: list
+      elements: str
+    id:
+      description: The phpIPAM address id.
+      type: int
+problems:
+  description: Selected hosts that got no entry because of a jump loop, an unknown jump host or an unusable value.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: The host, C(hostname (ip)).
+      type: str
+    ip:
+      description: Its IP.
+      type: str
+    problem:
+      description: What is wrong.
+      type: str
+skipped:
+  description: Selected hosts left out because every pattern they would match is already another entry's.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+selected:
+  description: How many hosts the filters selected.
+  returned: when O(state=present)
+  type: int
+"""
+
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.module import PhpipamModule
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import NetworkDataError, load_network
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_config import (
+    DEFAULT_PATH, FILE_MODE, SshConfigError, read_config, remove_config, ssh_config_plan, write_config)
+
+
+def main():
+    module = PhpipamModule(argument_spec=dict(
+        path=dict(type='path', default=DEFAULT_PATH),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        force=dict(type='bool', default=False),
+        sections=dict(type='list', elements='str'),
+        subnets=dict(type='list', elements='str'),
+        tags=dict(type='list', elements='str'),
+        custom=dict(type='dict'),
+        hostname_required=dict(type='bool', default=True),
+        seen_within=dict(type='str'),
+        jump_host_field=dict(type='str', default='custom_ssh_jump'),
+        ssh_user_field=dict(type='str', default='custom_ssh_user'),
+        literal_jump_hosts=dict(type='bool', default=False),
+        user=dict(type='str'),
+        port=dict(type='int'),
+        match_address=dict(type='bool', default=True),
+        options=dict(type='dict'),
+        on_problem=dict(type='str', choices=['warn', 'fail'], default='warn'),
+    ))
+    params = module.params
+    path = params['path']
+    result = {'path': path}
+    try:
+        before, mode = read_config(path, params['force'])
+        if params['state'] == 'absent':
+            after = ''
+            changed = before is not None
+            if changed and not module.check_mode:
+                remove_config(path)
+        else:
+            with module.api() as client:
+                data = load_network(client)
+            plan = ssh_config_plan(data, params)
+            after = plan.pop('content')
+            result.update(plan)
+            if plan['problems'] and params['on_problem'] == 'fail':
+                module.fail_json(msg='%d selected host(s) have SSH path problems; %s left unchanged: %s' % (
+                    len(plan['problems']), path, '; '.join('%(host)s: %(problem)s' % p for p in plan['problems'])),
+                    **result)
+            changed = before != after or mode != FILE_MODE
+            if changed and not module.check_mode:
+                write_config(path, after)
+    except (SshConfigError, NetworkDataError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    for problem in result.get('problems', []):
+        module.warn('ssh_config: no entry for %(host)s: %(problem)s' % problem)
+    if module._diff:  # pylint: disable=protected-access
+        result['diff'] = {'before': before or '', 'after': after, 'before_header': path, 'after_header': path}
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == '__main__':
+    main()
