@@ -97,6 +97,11 @@ anomalies:
   returned: always
   type: list
   elements: dict
+anomalous_hosts:
+  description: Names of the hosts with anomalies, sorted.
+  returned: always
+  type: list
+  elements: str
 report:
   description: The per-host table (host, ip, phpipam, check, finding) as lines, header first.
   returned: always
@@ -149,7 +154,7 @@ def main():
             'update', 'unchanged')]), len(anomalies), len(set(a['host'] for a in anomalies)))
     extra = dict(diff=diff) if module._diff else {}  # pylint: disable=protected-access
     module.exit_json(changed=bool(changed), records=[dict((k, p[k]) for k in ('name', 'ip', 'address_id', 'status', 'message')) for p in plan],
-                     anomalies=anomalies, msg=msg,
+                     anomalies=anomalies, anomalous_hosts=sorted(set(a['host'] for a in anomalies)), msg=msg,
                      report=report_lines(params['hosts'], plan, params['unreachable'], module.check_mode), **extra)
 
 
