@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import errno
 import ipaddress
 import os
@@ -21,6 +20,7 @@ import re
 import stat
 import tempfile
 
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.inventory_plan import parse_duration
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import select_hosts
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import resolve_jump_chains
 
@@ -38,25 +38,10 @@ _ALIAS = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]*$')
 _USER = re.compile(r'^[A-Za-z0-9._][A-Za-z0-9._-]*$')
 # Written by the module itself from phpIPAM; an extra option with one of these names would contradict it.
 RESERVED_OPTIONS = frozenset(('host', 'match', 'include', 'hostname', 'user', 'port', 'proxyjump'))
-_DURATION = re.compile(r'^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$')
 
 
 class SshConfigError(ValueError):
-    """Bad input (an option, a duration) or a file that must not be touched: the message says which."""
-
-
-def parse_duration(value):
-    """``seen_within`` as a timedelta: seconds (int or digits) or ``1w2d3h4m5s`` parts, such as ``30d`` or ``12h``."""
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text.isdigit():
-        return datetime.timedelta(seconds=int(text))
-    match = _DURATION.match(text)
-    if not text or not match or not any(match.groups()):
-        raise SshConfigError('seen_within %r is not a duration such as 30d, 12h, 90m or a number of seconds' % (value,))
-    weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return datetime.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    """Bad input (an option) or a file that must not be touched: the message says which."""
 
 
 def _option_values(name, value):
@@ -181,12 +166,13 @@ def render_config(entries, options=(), include_hint=None):
 def ssh_config_plan(data, params, now=None):
     """Select hosts of a NetworkData as the inventory does, resolve their jump chains, plan and render the file.
 
-    ``params``: the module's options (sections, subnets, tags, custom, hostname_required, seen_within,
-    jump_host_field, ssh_user_field, literal_jump_hosts, user, port, match_address, options, path).
+    ``params``: the module's options (sections, subnets, tags, custom_fields, hostname_required, seen_within,
+    jump_host_field, ssh_user_field, jump_host_missing, user, port, match_address, options, path), named and
+    read as the inventory plugin's (seen_within: inventory_plan.parse_duration).
     """
     options = normalize_options(params.get('options'))
     selected = select_hosts(data, sections=params.get('sections'), subnets=params.get('subnets'),
-                            tags=params.get('tags'), custom=params.get('custom'),
+                            tags=params.get('tags'), custom=params.get('custom_fields'),
                             hostname_required=params.get('hostname_required', True),
                             seen_within=parse_duration(params.get('seen_within')), now=now)
     jump_field = params.get('jump_host_field') or 'custom_ssh_jump'
@@ -201,7 +187,7 @@ def ssh_config_plan(data, params, now=None):
 
     # Every host can be a jump host, so the chains are resolved over all of them (one pass, shared chains).
     paths = resolve_jump_chains(data.hosts, lambda host: data.inherited(host, jump_field), hop_user_of,
-                                missing='literal' if params.get('literal_jump_hosts') else 'warn')
+                                missing='literal' if params.get('jump_host_missing') == 'literal' else 'warn')
     plan = plan_entries(selected, paths, user_of, default_user=default_user, port=params.get('port'),
                         match_address=params.get('match_address', True))
     plan['content'] = render_config(plan['entries'], options, include_hint=params.get('path'))

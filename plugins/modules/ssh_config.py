@@ -13,13 +13,14 @@ description:
     computed from the custom fields O(jump_host_field) and O(ssh_user_field) (the host's own value, else the
     nearest subnet's; see docs/ssh-paths.md), and the O(options) for every entry. People get in their terminal
     the same paths the inventory plugin gives Ansible.
-  - Hosts are selected with the same filters as the inventory plugin C(ipamkit.phpipam.phpipam). phpIPAM is read
+  - Hosts are selected with the same filters as the inventory plugin C(ipamkit.phpipam.phpipam) (same names and
+    meaning; only the default of O(hostname_required) differs). phpIPAM is read
     with one request per collection (sections, subnets, addresses, VLANs, devices, tags, locations).
   - The content is sorted and has no timestamp, so a rerun with the same phpIPAM data reports no change. The
     file is written atomically with mode C(0600); a missing directory is created with mode C(0700).
   - A jump loop, a jump host that is not in phpIPAM, an unusable custom field value or host name gives that host
     no entry. Such problems are returned in RV(problems) and shown as warnings, or fail the task before anything
-    is written when O(on_problem=fail).
+    is written when O(jump_host_missing=error).
   - A file whose first line is not this module's marker is never overwritten or removed unless O(force=true), so
     pointing O(path) at C(~/.ssh/config) by mistake loses nothing.
   - Runs where the file should be, usually on the controller (C(hosts: localhost) or C(delegate_to: localhost)).
@@ -63,20 +64,21 @@ options:
     description: Only hosts whose address tag is one of these (names such as V(Used), or ids).
     type: list
     elements: str
-  custom:
+  custom_fields:
     description:
-      - Only hosts whose custom fields have these values, C({field: value}) or C({field: [values]}). A host without
-        its own value uses its nearest subnet's.
+      - Only hosts whose custom fields have these values, C({field: value}) or C({field: [values]}), the field
+        named with or without the C(custom_) prefix. A host without its own value uses its nearest subnet's.
     type: dict
   hostname_required:
     description:
       - Only hosts that have a hostname in phpIPAM. With V(false), a host without one gets an entry named by its IP.
+      - Unlike the inventory plugin's, this defaults to V(true) - a file of bare IPs helps nobody in a terminal.
     type: bool
     default: true
   seen_within:
     description:
-      - Only hosts phpIPAM has seen (lastSeen) within this long, such as V(30d), V(12h), V(1w2d) or a number of
-        seconds.
+      - Only hosts phpIPAM saw alive (C(lastSeen)) within this time, for example V(90m), V(12h), V(7d) or V(2w),
+        or a number of seconds. Addresses never seen are left out.
     type: str
   jump_host_field:
     description:
@@ -88,12 +90,18 @@ options:
     description: The custom field (on addresses and subnets) with a host's SSH user; also used for jump hops.
     type: str
     default: custom_ssh_user
-  literal_jump_hosts:
+  jump_host_missing:
     description:
-      - A jump host that is not in phpIPAM (say, a bastion kept elsewhere) is used as written as the first hop,
-        instead of being reported as a problem.
-    type: bool
-    default: false
+      - What a jump host that is not in phpIPAM, a jump loop, or an unusable value or host name does, as in the
+        inventory plugin - except that such a host never gets an entry (an entry without its jump hosts would
+        send ssh straight at an address it cannot reach).
+    type: str
+    default: warn
+    choices:
+      warn: the host gets no entry; a warning and RV(problems) name it and the problem.
+      error: the task fails before anything is written, listing every problem.
+      literal: a jump host not in phpIPAM (say, a bastion kept elsewhere) is used as written, as the first hop;
+        loops and unusable values warn.
   user:
     description: The SSH user of hosts and jump hops for which phpIPAM has none.
     type: str
@@ -112,13 +120,6 @@ options:
         Booleans become C(yes)/C(no); a list writes the keyword once per item. C(HostName), C(User), C(Port) and
         C(ProxyJump) come from phpIPAM, O(user) and O(port) and cannot be set here.
     type: dict
-  on_problem:
-    description: What a host with a problem (see above) does - V(warn) or V(fail) the task before writing.
-    type: str
-    choices: [warn, fail]
-    default: warn
-seealso:
-  - module: ipamkit.phpipam.reservation_info
 notes:
   - docs/ssh-paths.md describes the custom fields, inheritance, V(direct), users, ports and a two-hop example.
 """
@@ -140,7 +141,7 @@ EXAMPLES = r"""
     path: ~/.ssh/config.d/lab.conf
     subnets: [198.18.0.0/15]
     seen_within: 7d
-    on_problem: fail
+    jump_host_missing: error
 
 - name: Remove the fragment again
   ipamkit.phpipam.ssh_config:
@@ -211,6 +212,7 @@ selected:
   type: int
 """
 
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.inventory_plan import InventoryPlanError
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.module import PhpipamModule
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import NetworkDataError, load_network
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_config import (
@@ -225,17 +227,16 @@ def main():
         sections=dict(type='list', elements='str'),
         subnets=dict(type='list', elements='str'),
         tags=dict(type='list', elements='str'),
-        custom=dict(type='dict'),
+        custom_fields=dict(type='dict'),
         hostname_required=dict(type='bool', default=True),
         seen_within=dict(type='str'),
         jump_host_field=dict(type='str', default='custom_ssh_jump'),
         ssh_user_field=dict(type='str', default='custom_ssh_user'),
-        literal_jump_hosts=dict(type='bool', default=False),
+        jump_host_missing=dict(type='str', choices=['warn', 'error', 'literal'], default='warn'),
         user=dict(type='str'),
         port=dict(type='int'),
         match_address=dict(type='bool', default=True),
         options=dict(type='dict'),
-        on_problem=dict(type='str', choices=['warn', 'fail'], default='warn'),
     ))
     params = module.params
     path = params['path']
@@ -253,14 +254,14 @@ def main():
             plan = ssh_config_plan(data, params)
             after = plan.pop('content')
             result.update(plan)
-            if plan['problems'] and params['on_problem'] == 'fail':
+            if plan['problems'] and params['jump_host_missing'] == 'error':
                 module.fail_json(msg='%d selected host(s) have SSH path problems; %s left unchanged: %s' % (
                     len(plan['problems']), path, '; '.join('%(host)s: %(problem)s' % p for p in plan['problems'])),
                     **result)
             changed = before != after or mode != FILE_MODE
             if changed and not module.check_mode:
                 write_config(path, after)
-    except (SshConfigError, NetworkDataError) as exc:
+    except (SshConfigError, NetworkDataError, InventoryPlanError) as exc:
         module.fail_json(msg=str(exc), **result)
     for problem in result.get('problems', []):
         module.warn('ssh_config: no entry for %(host)s: %(problem)s' % problem)

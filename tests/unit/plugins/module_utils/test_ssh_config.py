@@ -9,33 +9,15 @@ import stat
 
 import pytest
 
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.inventory_plan import InventoryPlanError
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import build_network
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_config import (
-    MARKER, SshConfigError, normalize_options, parse_duration, plan_entries, read_config, remove_config,
+    MARKER, SshConfigError, normalize_options, plan_entries, read_config, remove_config,
     render_config, ssh_config_plan, write_config)
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import JumpPath
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize('value, expected', [
-    (None, None),
-    ('3600', datetime.timedelta(hours=1)),
-    (90, datetime.timedelta(seconds=90)),
-    ('30d', datetime.timedelta(days=30)),
-    ('12h', datetime.timedelta(hours=12)),
-    ('1w2d3h4m5s', datetime.timedelta(weeks=1, days=2, hours=3, minutes=4, seconds=5)),
-    (' 90M ', datetime.timedelta(minutes=90)),
-])
-def test_parse_duration(value, expected):
-    assert parse_duration(value) == expected
-
-
-@pytest.mark.parametrize('value', ['', 'd', '3 days', '1.5h', '-1d', '2y', '4h3d'])
-def test_parse_duration_refuses(value):
-    with pytest.raises(SshConfigError, match='not a duration'):
-        parse_duration(value)
 
 
 def test_normalize_options_sorts_and_converts():
@@ -220,6 +202,11 @@ def test_ssh_config_plan_filters_and_problems():
     recent = ssh_config_plan(data, {'subnets': ['12'], 'seen_within': '30d'}, now=NOW)
     # nested (in subnet 13, below 12) was last seen 40 days ago; jump2's lan1 address is not selected
     assert [e['name'] for e in recent['entries']] == ['jump2', 'plain', 'target2']
+    # custom_fields as in the inventory: inherited values count, a host's own "direct" overrides its subnet's
+    by_field = ssh_config_plan(data, {'custom_fields': {'ssh_jump': 'jump2'}}, now=NOW)
+    assert [e['name'] for e in by_field['entries']] == ['jump2', 'nested', 'target2']
+    with pytest.raises(InventoryPlanError, match='not a duration'):
+        ssh_config_plan(data, {'seen_within': 'soon'}, now=NOW)
     broken = ssh_config_plan(data, {'sections': ['Broken'], 'hostname_required': False}, now=NOW)
     assert [e['name'] for e in broken['entries']] == ['198.18.163.4']
     assert [(p['host'], p['problem']) for p in broken['problems']] == [
@@ -227,7 +214,7 @@ def test_ssh_config_plan_filters_and_problems():
         ('loop-b (198.18.163.2)', 'jump loop: loop-b (198.18.163.2) -> loop-a (198.18.163.1) -> loop-b'),
         ('lost (198.18.163.3)', "jump host 'bastion.example.org' of lost (198.18.163.3) is not in phpIPAM"),
     ]
-    literal = ssh_config_plan(data, {'sections': ['Broken'], 'literal_jump_hosts': True, 'user': 'ops'}, now=NOW)
+    literal = ssh_config_plan(data, {'sections': ['Broken'], 'jump_host_missing': 'literal', 'user': 'ops'}, now=NOW)
     assert [(e['name'], e['proxyjump'], e['user']) for e in literal['entries']] == [('lost', 'bastion.example.org', 'root')]
 
 
