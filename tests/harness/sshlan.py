@@ -12,6 +12,7 @@ Library use::
         lan.hosts['jump1'].ip                          # '198.18.160.2': the only host the controller reaches
         lan.hosts['target2'].path                      # ('jump1', 'jump2'): the jump hosts in front of it
         lan.ssh('target2', 'hostname')                 # CompletedProcess: ssh -F <client config> -J ... root@ip
+        lan.sshd_log('target2')                        # "Accepted publickey for root from <jump2's address> ..."
         lan.client_config, lan.known_hosts, lan.identity
         env = lan.ansible_env()                        # ANSIBLE_SSH_ARGS=-F <client config> ..., for ansible runs
         ids = seed_phpipam(api, lan)                   # section, subnets, addresses, custom_ssh_jump/_user
@@ -756,9 +757,13 @@ class SshLan:  # pylint: disable=too-many-instance-attributes
         return subprocess.run([_ip_path(), 'netns', 'exec', self.host(name).ns] + list(argv), capture_output=True,
                               text=True, timeout=timeout, check=False)
 
+    def sshd_log(self, name):
+        """What the sshd of host `name` logged (LogLevel VERBOSE: every accepted key with the client's address)."""
+        return _tail(os.path.join(self.dir, self.host(name).name, 'sshd.log'), limit=1 << 20)
+
     def ansible_env(self, remote_tmp=None):
         """Environment for ansible/ansible-playbook runs that use the chain: the client config for every hop,
-        no ControlPersist masters left behind, pipelining (no files copied for most modules)."""
+        no ControlPersist masters left behind, pipelining (no files copied for most modules), /usr/bin/python3."""
         return {
             'ANSIBLE_SSH_ARGS': '-F %s -o ControlMaster=no -o ControlPath=none' % self.client_config,
             'ANSIBLE_HOST_KEY_CHECKING': 'True',
@@ -766,6 +771,8 @@ class SshLan:  # pylint: disable=too-many-instance-attributes
             'ANSIBLE_SSH_RETRIES': '0',
             'ANSIBLE_TIMEOUT': '20',
             'ANSIBLE_REMOTE_TMP': remote_tmp or os.path.join(self.dir, 'remote-tmp'),
+            # The hosts share this machine's files: its system Python, not whatever root's shell PATH finds first.
+            'ANSIBLE_PYTHON_INTERPRETER': '/usr/bin/python3',
         }
 
     def check(self):
