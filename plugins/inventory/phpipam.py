@@ -12,7 +12,8 @@ description:
     C(phpipam_*) variables, and groups by section, subnet, VLAN, tag and location.
   - Reads phpIPAM with one request per collection (sections, subnets, addresses, VLANs, devices, tags,
     locations, and folders when a subnet sits in one), never one per host, so 10,000 addresses take seconds.
-  - Every string from phpIPAM is marked unsafe, so a description holding C({{) is never templated.
+  - Every string from phpIPAM that could be a template (holds C({) or C(})) is marked unsafe, so a description
+    holding C({{) is never templated.
   - With O(ssh_paths) (the default) each host gets C(ansible_ssh_common_args) with C(-o ProxyJump=...) computed
     from the chain of jump hosts recorded in phpIPAM custom fields, and C(ansible_user) from its SSH user field.
   - The configuration file must be named C(*.phpipam.yml) or C(*.phpipam.yaml).
@@ -168,6 +169,8 @@ cache_connection: ~/.cache/ansible-phpipam
 cache_timeout: 600
 """
 
+import re
+
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -185,6 +188,22 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data impor
 )
 
 display = Display()
+
+# Only a string holding { or } can be a template: wrapping others changes nothing but how ansible-inventory
+# prints them (ansible-core 2.19 shows unsafe strings as {"__ansible_unsafe": ...}, which AWX stores as such).
+_TEMPLATE_CHARS = re.compile(u'[{}]')
+
+
+def make_unsafe(value):
+    """``value`` with every string that could be a template marked unsafe, in dicts and lists too."""
+    if isinstance(value, dict):
+        return dict((make_unsafe(key), make_unsafe(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(make_unsafe(item) for item in value)
+    if isinstance(value, str) and _TEMPLATE_CHARS.search(value):
+        return wrap_var(value)
+    return value
+
 
 CONNECTION_OPTIONS = ('url', 'app_id', 'token', 'username', 'password', 'validate_certs', 'ca_path', 'timeout',
                       'allow_insecure_http', 'timezone')
@@ -263,8 +282,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _populate(self, plan):
         strict = self.get_option('strict')
         for planned in plan.hosts:
-            name = self.inventory.add_host(wrap_var(planned.name))
-            variables = wrap_var(planned.variables)
+            name = self.inventory.add_host(make_unsafe(planned.name))
+            variables = make_unsafe(planned.variables)
             for key, value in variables.items():
                 self.inventory.set_variable(name, key, value)
             for group in planned.groups:
