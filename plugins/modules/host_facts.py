@@ -22,11 +22,14 @@ author:
 attributes:
   check_mode:
     support: full
-    details: Only reads the host.
+    description: Runs in check mode too; it only reads the host.
   diff_mode:
     support: none
+    description: Nothing to show a diff of.
   platform:
+    support: full
     platforms: linux
+    description: Runs on the managed Linux host; fails at once on any other system.
 options:
   name:
     description: The host's name in the summary, usually C(inventory_hostname). Defaults to the host's own name.
@@ -100,20 +103,44 @@ host_facts:
   returned: success
   type: dict
   contains:
-    name: {description: O(name) or the host's own name., type: str}
-    fqdn: {description: Fully qualified name from O(facts), or null., type: str}
-    os: {description: Distribution, version and release from O(facts), or null., type: str}
-    kernel: {description: Kernel release from O(facts), or null., type: str}
-    virtualization: {description: Virtualization type and role from O(facts) (C(kvm guest)), or null., type: str}
-    ip: {description: IP of the primary interface (null when there is none)., type: str}
-    mac: {description: MAC of the primary interface., type: str}
-    interface: {description: Name of the primary interface., type: str}
-    addresses: {description: Every global IP of the host, IPv4 first., type: list, elements: str}
+    name:
+      description: O(name), or the host's own name.
+      type: str
+    fqdn:
+      description: Fully qualified name from O(facts); null without it.
+      type: str
+    os:
+      description: Distribution, version and release from O(facts); null without them.
+      type: str
+    kernel:
+      description: Kernel release from O(facts); null without it.
+      type: str
+    virtualization:
+      description: Virtualization type and role from O(facts), such as C(kvm guest); null without them.
+      type: str
+    ip:
+      description: IP of the primary interface; null when there is none.
+      type: str
+    mac:
+      description: MAC of the primary interface.
+      type: str
+    interface:
+      description: Name of the primary interface.
+      type: str
+    addresses:
+      description: Every global IP of the host, IPv4 first.
+      type: list
+      elements: str
     memory:
       description: total_mb, used_mb, available_mb, used_percent, swap_total_mb, swap_used_mb.
       type: dict
-    cpu: {description: cores (online logical CPUs) and used_percent., type: dict}
-    disks: {description: Block devices (name, size_mb); no loop, RAM or zram devices., type: list, elements: dict}
+    cpu:
+      description: C(cores) (online logical CPUs) and C(used_percent).
+      type: dict
+    disks:
+      description: Block devices with C(name) and C(size_mb); no loop devices, RAM disks or zram.
+      type: list
+      elements: dict
     mounts:
       description: Mounts (mount, device, fstype, size_mb, used_mb, available_mb, used_percent), one per filesystem.
       type: list
@@ -126,7 +153,9 @@ host_facts:
       description: What is above its threshold or not listening (check, subject, value, limit, message).
       type: list
       elements: dict
-    address_id: {description: O(address_id)., type: int}
+    address_id:
+      description: O(address_id).
+      type: int
   sample:
     name: web1
     ip: 198.18.5.2

@@ -81,15 +81,23 @@ records:
   type: list
   elements: dict
   contains:
-    name: {description: The host's name., type: str}
-    ip: {description: Its IP., type: str}
-    address_id: {description: The phpIPAM address written (or that would be), null when none was found., type: int}
+    name:
+      description: The host's name.
+      type: str
+    ip:
+      description: Its IP.
+      type: str
+    address_id:
+      description: The phpIPAM address written (or that would be); null when none was found.
+      type: int
     status:
       description:
         - C(update) (written, or would be in check mode), C(unchanged), C(not_found), C(ambiguous) (the IP is in
           several addresses), C(shared) (several hosts have the IP), C(no_ip).
       type: str
-    message: {description: Why a host was not recorded, or null., type: str}
+    message:
+      description: Why a host was not recorded; null when it was.
+      type: str
   sample:
     - {name: web1, ip: 198.18.5.2, address_id: 42, status: update, message: null}
 anomalies:
