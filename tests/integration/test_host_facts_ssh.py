@@ -5,39 +5,55 @@
 
 The chain (tests/harness/sshlan.py): jump1 reachable from the controller, target1 behind it, jump2
 behind it, target2 behind both; each host its own network namespace and sshd, recorded in the real
-phpIPAM (sshlan.seed_phpipam). The hosts share this machine's filesystem and kernel, so RAM, cores
-and disks are the machine's; IP, MAC, host name and listening sockets are each host's own.
+phpIPAM (sshlan.seed_phpipam). The hosts and their ProxyJump paths come from the ipamkit.phpipam.phpipam
+inventory, as users would run the role. The hosts share this machine's filesystem and kernel, so RAM,
+cores and disks are the machine's; IP, MAC, host name and listening sockets are each host's own.
 """
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from integration_helpers import connection_env  # pylint: disable=import-error
+from integration_helpers import PlaybookRun, connection_env  # pylint: disable=import-error
 from reservation_helpers import client  # pylint: disable=import-error
 from ssh_helpers import chain_in_phpipam, ssh_chain  # noqa: F401  pylint: disable=import-error,unused-import
 
 pytestmark = [pytest.mark.integration, pytest.mark.netns]
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 FIELD = 'custom_host_facts'
 HOSTS = ('jump1', 'jump2', 'target1', 'target2')
 
 
-def inventory(lan, extra_hosts=(), **host_lines):
-    """A static inventory of the chain: each host by its IP, through its jump hosts (ProxyJump)."""
-    lines = ['[chain]']
-    for name in HOSTS + tuple(extra_hosts):
-        host = lan.hosts.get(name)
-        if host is None:  # a made-up host in the spare network, behind jump1: nothing answers there
-            ip, jumps = str(lan.spare_network.network_address + 9), 'root@%s' % lan.hosts['jump1'].ip
-        else:
-            ip, jumps = host.ip, lan.proxyjump(name)
-        line = '%s ansible_host=%s' % (name, ip)
-        if jumps:
-            line += " ansible_ssh_common_args='-o ProxyJump=%s'" % jumps
-        lines.append(line + (' ' + host_lines[name] if name in host_lines else ''))
-    lines += ['[chain:vars]', 'ansible_user=root', 'ansible_python_interpreter=/usr/bin/python3', '']
-    return '\n'.join(lines)
+def run_role(lan, connection, tmp_path, extra_vars, extra_inventory=None, host_vars=None):
+    """ansible-playbook with the host_facts role on the hosts the ipamkit.phpipam.phpipam inventory builds from
+    phpIPAM's section "SSH chain" (ProxyJump from the recorded jump hosts), plus ``extra_inventory`` (ini text)
+    and ``host_vars`` files ({host: {var: value}}) beside the inventory, as users keep them."""
+    source = tmp_path / 'chain.phpipam.yml'
+    source.write_text(json.dumps({'plugin': 'ipamkit.phpipam.phpipam', 'sections': ['SSH chain'],
+                                  'hostname_required': True}))
+    argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(source)]
+    if extra_inventory:
+        (tmp_path / 'extra.ini').write_text(extra_inventory)
+        argv += ['-i', str(tmp_path / 'extra.ini')]
+    for host, variables in (host_vars or {}).items():
+        (tmp_path / 'host_vars').mkdir(exist_ok=True)
+        (tmp_path / 'host_vars' / ('%s.yml' % host)).write_text(json.dumps(variables))
+    record = tmp_path / 'results.json'
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith(('PHPIPAM_', 'ANSIBLE_')))
+    env.update(lan.ansible_env(remote_tmp=str(tmp_path / 'remote-tmp')))
+    env.update(connection_env(connection))
+    env.update({'ANSIBLE_CALLBACK_PLUGINS': os.path.join(HERE, 'callback_plugins'),
+                'ANSIBLE_CALLBACKS_ENABLED': 'record_results', 'ANSIBLE_NOCOLOR': '1',
+                'ANSIBLE_RETRY_FILES_ENABLED': '0', 'ANSIBLE_LOCAL_TEMP': str(tmp_path / 'local-tmp'),
+                'IPAMKIT_RECORD_FILE': str(record)})
+    argv += [os.path.join(HERE, 'playbooks', 'host_facts_role.yml'), '-e', json.dumps(extra_vars)]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
+    records = json.loads(record.read_text()) if record.exists() else []
+    return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, records)
 
 
 def machine_ram_mb():
@@ -50,12 +66,11 @@ def stored_facts(connection, address_ids):
         return dict((name, api.get('addresses/%d' % address_id)) for name, address_id in address_ids.items())
 
 
-def test_role_over_ssh(connection, ssh_chain, chain_in_phpipam, run_playbook):  # noqa: F811
+def test_role_over_ssh(connection, ssh_chain, chain_in_phpipam, tmp_path):  # noqa: F811
     lan = ssh_chain
-    env = dict(lan.ansible_env(), **connection_env(connection))
     front = dict((name, chain_in_phpipam['addresses'][(name, lan.hosts[name].network)]) for name in HOSTS)
-    run = run_playbook('host_facts_role.yml', env=env, inventory_text=inventory(lan), timeout=600,
-                       extra_vars={'host_facts_cpu_interval': 0.5, 'host_facts_expected_services': ['sshd', 22]})
+    run = run_role(lan, connection, tmp_path, {'host_facts_cpu_interval': 0.5,
+                                                'host_facts_expected_services': ['sshd', 22]})
     assert run.returncode == 0, run.output[-4000:]
     assert not run.warnings(), run.warnings()
 
@@ -85,15 +100,15 @@ def test_role_over_ssh(connection, ssh_chain, chain_in_phpipam, run_playbook):  
         assert [x for x in lines if x.startswith('ram: ')][0].startswith('ram: %.1fG total' % (machine_ram_mb() / 1024.0))
 
 
-def test_anomalies_fail_the_role_over_ssh(connection, ssh_chain, chain_in_phpipam, run_playbook):  # noqa: F811
-    """Per-host thresholds from the inventory: jump1's memory limit 0, target2 expects tcp/8080; a host that
+def test_anomalies_fail_the_role_over_ssh(connection, ssh_chain, chain_in_phpipam, tmp_path):  # noqa: F811
+    """Per-host thresholds from host_vars: jump1's memory limit 0, target2 expects tcp/8080; a host that
     cannot be reached is in the table too; the role fails after recording and reporting."""
     lan = ssh_chain
-    env = dict(lan.ansible_env(), **connection_env(connection))
-    text = inventory(lan, extra_hosts=['ghost'], jump1='host_facts_memory_used_percent_max=0',
-                     target2="host_facts_expected_services='[\"tcp/8080\", \"sshd\"]'")
-    run = run_playbook('host_facts_role.yml', env=env, inventory_text=text, timeout=600,
-                       extra_vars={'host_facts_cpu_interval': 0.2, 'host_facts_fail_on_anomaly': True})
+    ghost = 'ghost ansible_host=%s ansible_user=root ansible_ssh_common_args="-o ProxyJump=root@%s"\n' % (
+        lan.spare_network.network_address + 9, lan.hosts['jump1'].ip)  # nothing answers in the spare network
+    run = run_role(lan, connection, tmp_path, {'host_facts_cpu_interval': 0.2, 'host_facts_fail_on_anomaly': True},
+                   extra_inventory=ghost, host_vars={'jump1': {'host_facts_memory_used_percent_max': 0},
+                                                     'target2': {'host_facts_expected_services': ['tcp/8080', 'sshd']}})
     assert run.returncode != 0
     assert run.status('Fail on anomalies') == 'failed'
     assert run.result('Fail on anomalies')['msg'].startswith(
