@@ -174,13 +174,14 @@ def row_width(host_count):
 
 
 def build_map(data, hosts, paths, now, ping_status=DEFAULT_PING_STATUS, max_hosts_per_subnet=DEFAULT_MAX_HOSTS_PER_SUBNET,
-              group_by_device=True, hosts_per_row=0, title=DEFAULT_TITLE, stamp=None):
+              group_by_device=True, hosts_per_row=0, title=DEFAULT_TITLE, stamp=None, user_of=None):
     """The map of ``hosts`` (selected host dicts of ``data``, a NetworkData) with jump ``paths`` {host id: JumpPath}.
 
     ``now`` (aware datetime) decides the status colours; ``stamp`` (text, optional) is added to the title, so the
     output only changes with the data unless a stamp is asked for. ``max_hosts_per_subnet`` (0: no limit) draws
     at most that many hosts per subnet and one "+N more" node for the rest: jump hosts are drawn first.
-    ``hosts_per_row`` (0: from the number of hosts) is how many hosts a packed row holds.
+    ``hosts_per_row`` (0: from the number of hosts) is how many hosts a packed row holds. ``user_of(host)``, when
+    given, is the SSH user shown in a host's details.
     """
     thresholds = parse_ping_status(ping_status)
     if max_hosts_per_subnet is None or max_hosts_per_subnet < 0:
@@ -244,6 +245,13 @@ def build_map(data, hosts, paths, now, ping_status=DEFAULT_PING_STATUS, max_host
 
     per_row = hosts_per_row or row_width(sum(
         min(len(g), max_hosts_per_subnet or len(g)) for by_subnet in tree.values() for g in _subnet_lists(by_subnet)))
+    # A host whose address is a device's own (phpIPAM devices have an ip_addr, read back as "ip") is that server
+    # or hypervisor: drawn as a 3D box, and its details say so.
+    device_by_ip = {}
+    for device_id in sorted(devices):
+        key = ip_sort_key((devices[device_id] or {}).get('ip') or (devices[device_id] or {}).get('ip_addr'))
+        if key[0] == 0:
+            device_by_ip.setdefault(key, devices[device_id].get('hostname') or 'device %s' % device_id)
     drawn_ids = set()
     hidden = {}
     details = {}
@@ -325,8 +333,12 @@ def build_map(data, hosts, paths, now, ping_status=DEFAULT_PING_STATUS, max_host
                     drawn_ids.add(host.get('id'))
                     node_of_host[host.get('id')] = node
                     status = host_status(host.get('last_seen'), now, thresholds)
-                    host_lines.append('%s %s;' % (dot_quote(node), _host_attrs(host, node, status, problem_of(host))))
-                    details[node] = _host_details(host, status, hops_of(host), problem_of(host), name, cidr)
+                    is_device = device_by_ip.get(ip_sort_key(host.get('ip')))
+                    host_lines.append('%s %s;' % (dot_quote(node), _host_attrs(host, node, status, problem_of(host),
+                                                                               is_device)))
+                    details[node] = _host_details(host, status, hops_of(host), problem_of(host), name, cidr, user_of)
+                    if is_device:
+                        details[node]['is_device'] = is_device
                     search.append([node, _search_text(host)])
                 # dot stacks the rows of an LR graph bottom-up in the order it meets their nodes: declared last
                 # to first, the rows read top-down in address order.
@@ -388,7 +400,7 @@ def build_map(data, hosts, paths, now, ping_status=DEFAULT_PING_STATUS, max_host
                 tooltip='jump host %s (not in this map)' % (target.get('hostname') or target.get('ip')))))
             status = host_status(target.get('last_seen'), now, thresholds)
             entry = _host_details(target, status, hops_of(target), problem_of(target), target.get('section'),
-                                  target.get('subnet'))
+                                  target.get('subnet'), user_of)
             entry['kind'] = 'jump host'
             entry['note'] = 'jump host outside the selection of this map'
             details[node] = entry
@@ -464,11 +476,13 @@ def map_of_network(data, now, sections=None, subnets=None, tags=None, custom_fie
         raise MapError('jump_host_missing must be one of %s, not %r' % (', '.join(JUMP_HOST_MISSING), jump_host_missing))
     hosts = select_hosts(data, sections=sections, subnets=subnets, tags=tags, custom=custom_fields,
                          hostname_required=hostname_required, seen_within=parse_duration(seen_within), now=now)
-    paths = resolve_jump_chains(data.hosts, lambda host: data.inherited(host, jump_host_field),
-                                lambda host: data.inherited(host, ssh_user_field),
+    def user_of(host):
+        return data.inherited(host, ssh_user_field)
+
+    paths = resolve_jump_chains(data.hosts, lambda host: data.inherited(host, jump_host_field), user_of,
                                 missing='literal' if jump_host_missing == 'literal' else 'warn')
     stamp = 'generated %s' % now.strftime('%Y-%m-%d %H:%M:%S %Z').strip() if timestamp else None
-    graph = build_map(data, hosts, paths, now, stamp=stamp, **map_options)
+    graph = build_map(data, hosts, paths, now, stamp=stamp, user_of=user_of, **map_options)
     if jump_host_missing == 'error' and graph.problems:
         raise MapError('%d selected host%s without a usable jump path: %s' % (
             len(graph.problems), '' if len(graph.problems) == 1 else 's',
@@ -494,7 +508,7 @@ def _node_text(details, node):
     return entry.get('hostname') or entry.get('ip') or entry.get('subnet') or entry.get('hop') or node
 
 
-def _host_attrs(host, node, status, problem):
+def _host_attrs(host, node, status, problem, is_device=None):
     fill, border = STATUS_COLOURS[status]
     ip = host.get('ip') or ''
     name = host.get('hostname')
@@ -503,12 +517,16 @@ def _host_attrs(host, node, status, problem):
     last_seen = host.get('last_seen')
     tooltip = '%s%s: %s%s' % (ip, ' (%s)' % name if name else '', status,
                               ', last seen %s' % iso(last_seen) if last_seen is not None else '')
+    if is_device:
+        tooltip += ' - device %s' % is_device
     return _attrs(id=node, label=label, fillcolor=fill, color=border if not problem else '#c62828', style=style,
-                  peripheries='2' if host.get('is_gateway') else None, tooltip=tooltip)
+                  shape='box3d' if is_device else None, peripheries='2' if host.get('is_gateway') else None,
+                  tooltip=tooltip)
 
 
-def _host_details(host, status, hops, problem, section, subnet):
+def _host_details(host, status, hops, problem, section, subnet, user_of=None):
     return {
+        'ssh_user': user_of(host) if user_of else None,
         'kind': 'host',
         'ip': host.get('ip'),
         'hostname': host.get('hostname'),

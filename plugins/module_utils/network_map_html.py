@@ -125,12 +125,15 @@ _SCRIPT = u"""
       row(table, 'last seen', entry.last_seen || (entry.status ? 'never' : null));
       row(table, 'description', entry.description);
       row(table, 'device', entry.device);
+      row(table, 'is device', entry.is_device);
       row(table, 'section', entry.section);
       row(table, 'subnet', entry.subnet);
       row(table, 'tag', entry.tag);
       row(table, 'gateway', entry.gateway ? 'yes' : null);
+      row(table, 'SSH user', entry.ssh_user);
       if (entry.jump_path) {
-        row(table, 'jump path', entry.jump_path.length ? entry.jump_path.join(' \\u2192 ') + ' \\u2192 ' + entry.ip
+        var target = (entry.ssh_user ? entry.ssh_user + '@' : '') + entry.ip;
+        row(table, 'jump path', entry.jump_path.length ? entry.jump_path.concat([target]).join(' \\u2192 ')
                                                        : 'direct');
       }
       row(table, 'jump problem', entry.jump_problem, 'problem');

@@ -17,7 +17,7 @@ description:
     to the subnet, or the hosts, reached through it.
   - The HTML page holds the SVG inline, a search box and per-host details (IP, hostname, MAC, lastSeen,
     description, device, section, subnet, jump path); it loads nothing from elsewhere.
-  - Files are replaced atomically and only when their content changes; O(changed) says whether any did. The
+  - Files are replaced atomically and only when their content changes; C(changed) says whether any did. The
     output depends only on phpIPAM's data and the options (and the clock, through the status colours), unless
     O(timestamp=true).
 author:
@@ -61,8 +61,8 @@ options:
     elements: str
   custom_fields:
     description:
-      - Only hosts whose custom fields have these values, C({field: value}) or C({field: [values]}), the field
-        named with or without the C(custom_) prefix. A host without its own value uses its nearest subnet's.
+      - "Only hosts whose custom fields have these values, C({field: value}) or C({field: [values]}), the field
+        named with or without the C(custom_) prefix. A host without its own value uses its nearest subnet's."
     type: dict
   hostname_required:
     description: Only hosts with a hostname.

@@ -58,7 +58,8 @@ def network(addresses, subnets=None, sections=None, devices=None):
          'custom_ssh_jump': 'bastion.acme.test'},
         {'id': 20, 'subnet': '198.18.20.0', 'mask': 24, 'sectionId': 2, 'description': 'globex'},
     ]
-    devices = devices if devices is not None else [{'id': 5, 'hostname': 'hv1.acme.test', 'description': 'KVM host'}]
+    devices = devices if devices is not None else [{'id': 5, 'hostname': 'hv1.acme.test', 'description': 'KVM host',
+                                                    'ip': '198.18.10.6'}]
     records = []
     for number, address in enumerate(addresses, start=1):
         record = {'id': number, 'tag': 2}
@@ -175,6 +176,13 @@ def test_sections_subnets_devices_and_hosts_nest():
     assert 'label="198.18.11.0/24\\nacme vms\\n3 hosts"' in where['s11'][1]
     assert graph.counts == {'sections': 2, 'subnets': 3, 'hosts': 6, 'hosts_drawn': 6, 'hosts_hidden': 0, 'devices': 1,
                             'jump_hosts_outside': 0, 'edges': 1}
+
+
+def test_the_devices_own_address_is_drawn_as_a_server():
+    graph = full_map(acme())
+    where, _edges = blocks(graph.dot)
+    assert 'shape="box3d"' in where['h2'][1] and 'shape=' not in where['h1'][1]
+    assert graph.details['h2']['is_device'] == 'hv1.acme.test' and 'is_device' not in graph.details['h1']
 
 
 def test_group_by_device_off_puts_vms_in_their_subnet():
@@ -367,7 +375,7 @@ def test_host_details_for_the_page():
         'kind': 'host', 'ip': '198.18.11.11', 'hostname': 'vm-a', 'mac': '02:00:00:00:11:11',
         'last_seen': '2026-11-26T07:55:00+00:00', 'status': 'alive', 'description': 'web', 'device': 'hv1.acme.test',
         'section': 'Acme', 'subnet': '198.18.11.0/24', 'tag': 'Used', 'gateway': False, 'jump_path': ['198.18.10.5'],
-        'jump_problem': None,
+        'jump_problem': None, 'ssh_user': None,
     }
 
 
