@@ -93,6 +93,11 @@ class InventoryRun(object):
         return self.stdout + self.stderr
 
     @property
+    def text(self):
+        """stdout + stderr as one line: ansible-core 2.16 wraps warnings and errors at 80 columns (and after '-')."""
+        return ' '.join(self.output.replace('-\n', '-').split())
+
+    @property
     def data(self):
         """The --list JSON; values ansible-core 2.19 prints as {"__ansible_unsafe": value} read as the value."""
         return json.loads(self.stdout, object_hook=lambda d: d['__ansible_unsafe'] if list(d) == ['__ansible_unsafe'] else d)
@@ -107,7 +112,8 @@ class InventoryRun(object):
         return sorted(self.data.get(name, {}).get('hosts', []))
 
     def warnings(self):
-        return [line for line in self.output.replace('\n  ', ' ').splitlines() if '[WARNING]' in line]
+        """The text of each warning, unwrapped."""
+        return [' '.join(part.replace('-\n', '-').split()) for part in self.output.split('[WARNING]:')[1:]]
 
 
 def connection_settings(phpipam, url=None):
