@@ -23,7 +23,7 @@ description:
     is written when O(jump_host_missing=error).
   - A file whose first line is not this module's marker is never overwritten or removed unless O(force=true), so
     pointing O(path) at C(~/.ssh/config) by mistake loses nothing.
-  - Runs where the file should be, usually on the controller (C(hosts: localhost) or C(delegate_to: localhost)).
+  - Runs where the file should be, usually on the controller - a play on C(localhost), or C(delegate_to) it.
 author:
   - ipamkit developers (@ipamkit)
 extends_documentation_fragment:
@@ -66,8 +66,9 @@ options:
     elements: str
   custom_fields:
     description:
-      - Only hosts whose custom fields have these values, C({field: value}) or C({field: [values]}), the field
-        named with or without the C(custom_) prefix. A host without its own value uses its nearest subnet's.
+      - Only hosts whose custom fields have these values, a dictionary of field name (with or without the
+        C(custom_) prefix) to a value or a list of accepted values. A host without its own value uses its nearest
+        subnet's.
     type: dict
   hostname_required:
     description:
@@ -116,9 +117,10 @@ options:
     default: true
   options:
     description:
-      - Further ssh_config keywords for every entry, such as C({IdentityFile: ~/.ssh/id_ops, ForwardAgent: false}).
-        Booleans become C(yes)/C(no); a list writes the keyword once per item. C(HostName), C(User), C(Port) and
-        C(ProxyJump) come from phpIPAM, O(user) and O(port) and cannot be set here.
+      - Further ssh_config keywords for every entry, a dictionary of keyword to value, such as C(IdentityFile) to
+        C(~/.ssh/id_ops) or C(ForwardAgent) to V(false). Booleans become C(yes)/C(no); a list writes the keyword
+        once per item. C(HostName), C(User), C(Port) and C(ProxyJump) come from phpIPAM, O(user) and O(port) and
+        cannot be set here.
     type: dict
 notes:
   - docs/ssh-paths.md describes the custom fields, inheritance, V(direct), users, ports and a two-hop example.

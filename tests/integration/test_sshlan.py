@@ -69,7 +69,7 @@ def test_targets_are_not_reachable_without_their_jump_hosts(chain):
         assert result.returncode == 255
         assert 'unreachable' in result.stderr.lower() or 'no route' in result.stderr.lower(), result.stderr
     # jump1 alone cannot reach lan2: one hop short of target3 fails as well
-    argv = [a for a in chain.ssh_argv('target3', 'true')]
+    argv = list(chain.ssh_argv('target3', 'true'))
     argv[argv.index('-J') + 1] = 'root@%s' % chain.hosts['jump1'].ip
     result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 255, result.stdout

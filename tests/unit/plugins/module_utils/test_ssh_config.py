@@ -229,7 +229,7 @@ def test_write_read_and_remove(tmp_path):
     assert read_config(path)[1] == 0o644
     write_config(path, text + '# more\n')
     assert read_config(path) == (text + '# more\n', 0o600)
-    assert [name for name in os.listdir(str(tmp_path / 'config.d'))] == ['lab.conf']
+    assert os.listdir(str(tmp_path / 'config.d')) == ['lab.conf']
     remove_config(path)
     remove_config(path)
     assert not os.path.exists(path)
