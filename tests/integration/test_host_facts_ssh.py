@@ -69,8 +69,7 @@ def stored_facts(connection, address_ids):
 def test_role_over_ssh(connection, ssh_chain, chain_in_phpipam, tmp_path):  # noqa: F811
     lan = ssh_chain
     front = dict((name, chain_in_phpipam['addresses'][(name, lan.hosts[name].network)]) for name in HOSTS)
-    run = run_role(lan, connection, tmp_path, {'host_facts_cpu_interval': 0.5,
-                                                'host_facts_expected_services': ['sshd', 22]})
+    run = run_role(lan, connection, tmp_path, {'host_facts_cpu_interval': 0.5, 'host_facts_expected_services': ['sshd', 22]})
     assert run.returncode == 0, run.output[-4000:]
     assert not run.warnings(), run.warnings()
 
@@ -126,4 +125,3 @@ def test_anomalies_fail_the_role_over_ssh(connection, ssh_chain, chain_in_phpipa
     front = dict((name, chain_in_phpipam['addresses'][(name, lan.hosts[name].network)]) for name in HOSTS)
     stored = stored_facts(connection, front)
     assert all(stored[name][FIELD].startswith('ipamkit host facts v1\nhost: ' + name) for name in HOSTS)
-
