@@ -570,17 +570,31 @@ def _legend(out, thresholds):
         'never': 'never seen',
     }
     out.open('subgraph "cluster_legend"')
-    out.line('graph %s;' % _attrs(label='status (lastSeen)', style='rounded', color='#cfd8dc', fontsize='11'))
+    out.line('graph %s;' % _attrs(label='legend', style='rounded', color='#cfd8dc', fontsize='11'))
     for status in STATUSES:
         fill, border = STATUS_COLOURS[status]
         node = 'legend_%s' % status
         out.line('%s %s;' % (dot_quote(node), _attrs(id=node, label='%s: %s' % (status, texts[status]),
                                                        fillcolor=fill, color=border, tooltip=texts[status])))
+    shapes = (
+        ('legend_device', 'a device\'s own address', {'shape': 'box3d'}),
+        ('legend_gateway', 'gateway', {'peripheries': '2'}),
+        ('legend_problem', 'no usable jump path', {'style': 'rounded,filled,dashed', 'color': '#c62828'}),
+    )
+    for node, text, extra in shapes:
+        attrs = dict({'id': node, 'label': text, 'fillcolor': '#ffffff', 'color': '#78909c'}, **extra)
+        out.line('%s %s;' % (dot_quote(node), _attrs(**attrs)))
     out.line('%s %s;' % (dot_quote('legend_jump'), _attrs(id='legend_jump', label='jump host', shape='plaintext',
                                                             style='', fontcolor=JUMP_EDGE_COLOUR)))
     out.line('%s %s;' % (dot_quote('legend_target'), _attrs(id='legend_target', label='reached through it',
                                                               shape='plaintext', style='', fontcolor=JUMP_EDGE_COLOUR)))
     out.line('"legend_jump" -> "legend_target";')
+    # Two rows (in LR a chain is a row): the status colours, then the shapes and the jump edge.
+    invisible = _attrs(style='invis')
+    for row in (['legend_%s' % status for status in STATUSES], ['legend_device', 'legend_gateway', 'legend_problem',
+                                                                'legend_jump']):
+        for first, second in zip(row, row[1:]):
+            out.line('%s -> %s %s;' % (dot_quote(first), dot_quote(second), invisible))
     out.close()
 
 
