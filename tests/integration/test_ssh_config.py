@@ -25,6 +25,7 @@ def client_options(chain):
             'ConnectTimeout': 10}
 
 
+@pytest.mark.smoke
 def test_ssh_config_fragment_reaches_the_chain(connection, ssh_chain, chain_in_phpipam, run_playbook, tmp_path):  # noqa: F811  pylint: disable=redefined-outer-name,unused-argument,too-many-locals,too-many-statements
     fragment = str(tmp_path / 'config.d' / 'ipamkit-phpipam.conf')
     unwritten = str(tmp_path / 'unwritten.conf')
