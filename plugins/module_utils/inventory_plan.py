@@ -226,8 +226,8 @@ def plan_inventory(data, options, now=None):
     group_by = list(options.get('group_by') if options.get('group_by') is not None else DEFAULT_GROUP_BY)
     unknown = [kind for kind in group_by if kind not in GROUP_KINDS]
     if unknown:
-        raise InventoryPlanError('group_by: unknown kind(s) %s; choose from %s' % (', '.join(map(repr, unknown)),
-                                                                                  ', '.join(GROUP_KINDS)))
+        raise InventoryPlanError('group_by: unknown kind(s) %s; choose from %s'
+                                 % (', '.join(map(repr, unknown)), ', '.join(GROUP_KINDS)))
     source = _check_choice(options, 'hostname_source', HOSTNAME_SOURCES)
     fallback = _check_choice(options, 'hostname_fallback', HOSTNAME_FALLBACKS)
     duplicates = _check_choice(options, 'duplicate_hostnames', DUPLICATE_RULES)

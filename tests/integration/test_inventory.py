@@ -174,7 +174,8 @@ def test_compose_groups_keyed_groups_and_group_switches(phpipam, tmp_path):
     assert not [g for g in run.data if g.startswith(('phpipam_', 'ipam_section', 'ipam_subnet', 'ipam_vlan'))]
 
     # strict: an expression that fails is an error instead of being skipped.
-    broken = dict(options, compose={'broken': 'phpipam_no_such_var.field'})
+    broken = dict(options)
+    broken['compose'] = {'broken': 'phpipam_no_such_var.field'}
     assert run_inventory(tmp_path, site(phpipam, **broken)).returncode == 0
     run = run_inventory(tmp_path, site(phpipam, strict=True, **broken))
     assert run.returncode != 0 and 'phpipam_no_such_var' in run.text

@@ -132,8 +132,8 @@ def test_duplicate_hostnames_can_be_refused():
 
 def test_an_ip_used_as_a_hostname_does_not_make_two_hosts():
     hosts = [_host('198.18.10.7', None, None, 1), _host('198.18.10.8', '198.18.10.7', None, 2)]
-    assert [(n, h['id']) for n, h, _o in name_hosts(hosts, 'hostname', 'ip', 'ip')] == [('198.18.10.7', 1),
-                                                                                         ('198.18.10.8', 2)]
+    named = name_hosts(hosts, 'hostname', 'ip', 'ip')
+    assert [(n, h['id']) for n, h, _o in named] == [('198.18.10.7', 1), ('198.18.10.8', 2)]
 
 
 def test_variables_and_groups_of_a_host(network):
