@@ -101,6 +101,7 @@ def test_record_module(phpipam, connection, run_playbook):
     assert 'ghost: no phpIPAM address 198.18.250.250' in ' '.join(run.warnings())
 
 
+@pytest.mark.smoke
 def test_role_local(phpipam, connection, run_playbook):
     """The role: gathered, recorded, the report; then anomalies (a low disk limit, a port not listening) fail it."""
     subnets = make_subnets(connection, ['127.0.0.0/29'])
