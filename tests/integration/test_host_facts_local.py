@@ -120,8 +120,14 @@ def test_role_local(phpipam, connection, run_playbook):
     assert report[0].split() == ['host', 'ip', 'phpipam', 'check', 'finding']
     assert report[1].split() == ['local1', '127.0.0.1', 'recorded', 'ok', '-']
 
-    with client(connection) as api:  # so that the next run has something to record whatever it gathers
+    with client(connection) as api:  # so that the next runs have something to record whatever they gather
         api.update('addresses/%d' % local_id, {FIELD: '', 'tag': 3})
+    checked = run_playbook('host_facts_role.yml', env=env, inventory_text=inventory, check=True,
+                           extra_vars={'host_facts_cpu_interval': 0.2})
+    assert checked.returncode == 0, checked.output[-3000:]
+    assert checked.result('Record the summaries in phpIPAM')['changed'] is True
+    assert checked.result('Host facts report')['msg'][1].split() == ['local1', '127.0.0.1', 'would', 'record', 'ok', '-']
+    assert read_address(connection, local_id)[FIELD] in ('', None)
     failing = run_playbook('host_facts_role.yml', env=env, inventory_text=inventory, extra_vars={
         'host_facts_cpu_interval': 0.2, 'host_facts_disk_used_percent_max': 0, 'host_facts_expected_services': [1],
         'host_facts_fail_on_anomaly': True})
