@@ -80,7 +80,7 @@ def seed(instance, addresses, workers):
     count = (addresses + HOSTS_PER_SUBNET - 1) // HOSTS_PER_SUBNET
     nets = [ipaddress.ip_network('%s/24' % (FIRST_NETWORK.network_address + 256 * i)) for i in range(count)]
     jump_of = ['direct', 'jump1'] + ['jump2'] * (count - 2)
-    chunks = [[] for _ in range(workers)]
+    chunks = [[] for _worker in range(workers)]
 
     def create_many(path, bodies):
         with client() as api:
