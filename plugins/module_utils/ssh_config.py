@@ -221,14 +221,21 @@ def read_config(path, force=False):
 
 
 def write_config(path, text):
-    """Write atomically with mode 0600 (a temporary file in the same directory, then rename); make the directory
-    (mode 0700) when it is missing."""
+    """Write atomically with mode 0600 (a temporary file in the same directory, then rename); make the missing
+    directories (mode 0700) first."""
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
+    missing = []
+    parent = folder
+    while not os.path.isdir(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    # Every level made here gets 0700 (os.makedirs would give the ones above the last the umask's mode).
+    for new in reversed(missing):
         try:
-            os.makedirs(folder, DIR_MODE)
+            os.mkdir(new, DIR_MODE)
+            os.chmod(new, DIR_MODE)
         except OSError as exc:
-            raise SshConfigError('cannot create %s: %s' % (folder, exc.strerror))
+            raise SshConfigError('cannot create %s: %s' % (new, exc.strerror))
     fd, tmp = tempfile.mkstemp(prefix='.ipamkit-ssh-config-', dir=folder)
     try:
         with os.fdopen(fd, 'wb') as handle:

@@ -90,6 +90,15 @@ PLAN_CASES = [
         [('198.18.0.4', ['198.18.0.4'], None, None)],
         ['a (198.18.0.1)', 'web* (198.18.0.2)', 'c (198.18.0.3)'], [],
     ),
+    (
+        'IPv6: the address is a pattern and the HostName; IPv4 sorts before IPv6 for one name',
+        [host(2, 'fd00:18::10', 'dual'), host(1, '198.18.0.10', 'dual'), host(3, 'fd00:18::3', None)],
+        {1: JumpPath((), None), 2: JumpPath(('ops@[fd00:18::1]:2222',), None), 3: JumpPath((), None)},
+        {},
+        [('dual', ['dual', '198.18.0.10'], None, None), ('fd00:18::10', ['fd00:18::10'], None, 'ops@[fd00:18::1]:2222'),
+         ('fd00:18::3', ['fd00:18::3'], None, None)],
+        [], [],
+    ),
 ]
 
 
@@ -219,11 +228,17 @@ def test_ssh_config_plan_filters_and_problems():
 
 
 def test_write_read_and_remove(tmp_path):
-    path = str(tmp_path / 'config.d' / 'lab.conf')
+    path = str(tmp_path / 'home' / '.ssh' / 'config.d' / 'lab.conf')
     assert read_config(path) == (None, None)
     text = render_config([], [])
-    write_config(path, text)
-    assert stat.S_IMODE(os.stat(str(tmp_path / 'config.d')).st_mode) == 0o700
+    old_umask = os.umask(0o022)
+    try:
+        write_config(path, text)
+    finally:
+        os.umask(old_umask)
+    for folder in ('home', 'home/.ssh', 'home/.ssh/config.d'):
+        assert stat.S_IMODE(os.stat(str(tmp_path / folder)).st_mode) == 0o700, folder
+    tmp_path = tmp_path / 'home' / '.ssh'
     assert read_config(path) == (text, 0o600)
     os.chmod(path, 0o644)
     assert read_config(path)[1] == 0o644
