@@ -17,7 +17,7 @@ description:
     meaning; only the default of O(hostname_required) differs). phpIPAM is read
     with one request per collection (sections, subnets, addresses, VLANs, devices, tags, locations).
   - The content is sorted and has no timestamp, so a rerun with the same phpIPAM data reports no change. The
-    file is written atomically with mode C(0600); a missing directory is created with mode C(0700).
+    file is written atomically with mode C(0600); missing directories are created with mode C(0700).
   - A jump loop, a jump host that is not in phpIPAM, an unusable custom field value or host name gives that host
     no entry. Such problems are returned in RV(problems) and shown as warnings, or fail the task before anything
     is written when O(jump_host_missing=error).
