@@ -153,7 +153,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 path:
-  description: The file written (or that would be written).
+  description:
+    - The file written (or that would be written). As for every module that returns a C(path), Ansible adds the
+      file's C(state) (V(file), or V(absent) when there is none yet) and, when it exists, its C(mode), C(owner),
+      C(group), C(uid), C(gid) and C(size).
   returned: always
   type: str
 entries:
