@@ -5,14 +5,15 @@
 
 ``plan_records`` and ``report_lines`` are pure; ``record_host_facts`` reads phpIPAM (the field
 definition, then the addresses: one search per host for a few hosts, one read of all addresses
-for many) and PATCHes only the addresses whose text differs.
+for many) and PATCHes only the addresses whose text differs, several at a time.
 """
 
 import ipaddress
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.addresses import update_payload
-from ansible_collections.ipamkit.phpipam.plugins.module_utils.errors import PhpipamNotFoundError
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.errors import PhpipamError, PhpipamNotFoundError
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.host_facts import (
     TEXT_MAX_BYTES,
     HostFactsError,
@@ -157,6 +158,7 @@ def record_host_facts(client, summaries, facts_field=DEFAULT_FACTS_FIELD, sectio
         subnet_ids = set(s.get('id') for s in client.get_list('sections/%d/subnets' % found['id']))
     plan = plan_records(summaries, _fetch_records(client, summaries), facts_field, capacity, subnet_ids)
     warnings = []
+    writes = []
     for item in plan:
         record = item.pop('record', None)
         if item['message']:
@@ -165,15 +167,33 @@ def record_host_facts(client, summaries, facts_field=DEFAULT_FACTS_FIELD, sectio
             warnings.append('%s: %s holds %d bytes, so the summary lost its last lines; make it a text field'
                             % (item['name'], facts_field, capacity))
         if item['status'] == 'update' and not check_mode:
-            client.update('addresses/%d' % record['id'], update_payload(record, {facts_field: item['after']}))
+            writes.append((item, record))
+    _write(client, writes, facts_field)
     return plan, warnings
+
+
+def _write(client, writes, facts_field):
+    """PATCH the addresses, a few at a time (the client's max_workers); a failed write marks its item ``error``."""
+    def write(job):
+        item, record = job
+        try:
+            client.update('addresses/%d' % record['id'], update_payload(record, {facts_field: item['after']}))
+        except PhpipamError as exc:
+            item.update(status='error', message='%s: writing address %s failed: %s' % (item['name'], record['id'], exc))
+
+    if len(writes) <= 1:
+        for job in writes:
+            write(job)
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(getattr(client, 'max_workers', 1), len(writes)))) as pool:
+        list(pool.map(write, writes))
 
 
 # ---------------------------------------------------------------- the report
 
 
 _STATUS_WORDS = dict(update='recorded', unchanged='unchanged', not_found='not in phpIPAM',
-                     ambiguous='ambiguous in phpIPAM', shared='IP shared', no_ip='no IP')
+                     ambiguous='ambiguous in phpIPAM', shared='IP shared', no_ip='no IP', error='write failed')
 
 
 def report_lines(summaries, plan=(), unreachable=(), check_mode=False):

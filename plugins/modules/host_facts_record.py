@@ -93,7 +93,8 @@ records:
     status:
       description:
         - C(update) (written, or would be in check mode), C(unchanged), C(not_found), C(ambiguous) (the IP is in
-          several addresses), C(shared) (several hosts have the IP), C(no_ip).
+          several addresses), C(shared) (several hosts have the IP), C(no_ip), C(error) (the write failed: the
+          module fails after trying all writes).
       type: str
     message:
       description: Why a host was not recorded; null when it was.
@@ -148,6 +149,7 @@ def main():
                                                module.check_mode)
         except (HostFactsError, LookupFailed) as exc:
             module.fail_json(msg=str(exc))
+    errors = [p['message'] for p in plan if p['status'] == 'error']
     for warning in warnings:
         module.warn(warning)
     changed = [p for p in plan if p['status'] == 'update']
@@ -160,11 +162,16 @@ def main():
         len(plan), len(changed), 'to record' if module.check_mode else 'recorded',
         len([p for p in plan if p['status'] == 'unchanged']), len(plan) - len([p for p in plan if p['status'] in (
             'update', 'unchanged')]), len(anomalies), len(set(a['host'] for a in anomalies)))
-    extra = dict(diff=diff) if module._diff else {}  # pylint: disable=protected-access
-    module.exit_json(changed=bool(changed), records=[dict((k, p[k]) for k in ('name', 'ip', 'address_id', 'status', 'message')) for p in plan],
-                     anomalies=anomalies, anomalous_hosts=sorted(set(a['host'] for a in anomalies)), msg=msg,
-                     report=report_lines(params['hosts'], plan, params['unreachable'], module.check_mode), **extra)
-
+    result = dict(changed=bool(changed), msg=msg, anomalies=anomalies,
+                  anomalous_hosts=sorted(set(a['host'] for a in anomalies)),
+                  records=[dict((k, p[k]) for k in ('name', 'ip', 'address_id', 'status', 'message')) for p in plan],
+                  report=report_lines(params['hosts'], plan, params['unreachable'], module.check_mode))
+    if module._diff:  # pylint: disable=protected-access
+        result['diff'] = diff
+    if errors:
+        result['msg'] = '%d of %d writes failed: %s' % (len(errors), len(errors) + len(changed), '; '.join(errors))
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 if __name__ == '__main__':
     main()

@@ -4,16 +4,21 @@
 """module_utils/host_facts_record: the custom field check, the record plan and the anomaly report.
 
 Custom field definitions have the shape phpIPAM 1.8.2 answers GET addresses/custom_fields/ with
-(../shared/phpipam-api transcripts/reservation.json).
+(../shared/phpipam-api transcripts/reservation.json); the record step is also run against recorded answers
+(tests/unit/phpipam_replay.py).
 """
 
 import pytest
 
+from phpipam_replay import fake_secret, find_exchange  # pylint: disable=import-error
+
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.api import PhpipamClient
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.host_facts import HostFactsError, summary_text
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.host_facts_record import (
     check_summaries,
     field_capacity,
     plan_records,
+    record_host_facts,
     report_lines,
 )
 
@@ -98,3 +103,31 @@ def test_report_table():
         'mail1  -           -               unreachable  no facts: the host failed or was unreachable',
     ]
     assert report_lines(hosts, plan, check_mode=True)[2].split()[2:4] == ['would', 'record']
+
+
+def test_record_against_recorded_answers(replay):
+    """record_host_facts against phpIPAM 1.8.2's recorded answers: a varchar field (the text is cut to fit,
+    with a warning), the address found by IP search, and a write refused by the server (status error)."""
+    replay.queue(('reservation', 'custom fields on addresses'), ('scan_agent_cycle', 'search by ip'))
+    host = summary('renamed77', '127.0.10.77')
+    text = summary_text(host, 64)
+    refused = find_exchange('errors', 'hostname too long (varchar 255)')
+    refused['request'].update(method='PATCH', path='/api/scanner/addresses/115/', body={'custom_asset': text, 'tag': 2})
+    replay.queue(refused)
+    api = PhpipamClient(replay.url, 'scanner', token=fake_secret('APP_CODE'), backoff=0, retries=0, max_workers=1)
+    plan, warnings = record_host_facts(api, [host], facts_field='custom_asset')
+    assert [(p['name'], p['status'], p['address_id']) for p in plan] == [('renamed77', 'error', 115)]
+    assert plan[0]['message'].startswith('renamed77: writing address 115 failed: ')
+    assert 'Data too long' in plan[0]['message']
+    assert warnings == ['renamed77: custom_asset holds 64 bytes, so the summary lost its last lines; make it a text '
+                        'field']
+    assert report_lines([host], plan)[1].split()[:4] == ['renamed77', '127.0.10.77', 'write', 'failed']
+    assert len(replay.received) == 3 and not replay.expected
+
+
+def test_record_check_mode_writes_nothing(replay):
+    replay.queue(('reservation', 'custom fields on addresses'), ('scan_agent_cycle', 'search by ip'))
+    api = PhpipamClient(replay.url, 'scanner', token=fake_secret('APP_CODE'), backoff=0, max_workers=1)
+    plan, _warnings = record_host_facts(api, [summary('renamed77', '127.0.10.77')], facts_field='custom_asset',
+                                        check_mode=True)
+    assert plan[0]['status'] == 'update' and len(replay.received) == 2
