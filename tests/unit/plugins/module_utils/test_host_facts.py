@@ -186,6 +186,11 @@ def test_primary_interface_netns_without_default_route():
         interface='eth0', ip='fd00:c8::2', mac='02:00:5e:10:c8:02', reason='known address')
     assert primary_interface(interfaces, '198.18.99.1')['reason'] == 'first interface with an address'
     assert global_addresses(interfaces) == ['198.18.200.2', '198.18.201.2', 'fd00:c8::2']
+    # An IPv6-only default route: its interface's first global IPv6 address.
+    assert primary_interface(interfaces, None, None, 'eth0') == dict(
+        interface='eth0', ip='fd00:c8::2', mac='02:00:5e:10:c8:02', reason='IPv6 default route')
+    # A default route on an interface that is gone from the list: the next rule.
+    assert primary_interface(interfaces, None, 'eth9')['reason'] == 'first interface with an address'
     lo_only = [i for i in interfaces if i['loopback']]
     assert primary_interface(lo_only)['ip'] is None
 
