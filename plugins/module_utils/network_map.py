@@ -186,282 +186,307 @@ def build_map(data, hosts, paths, now, ping_status=DEFAULT_PING_STATUS, max_host
     thresholds = parse_ping_status(ping_status)
     if max_hosts_per_subnet is None or max_hosts_per_subnet < 0:
         raise MapError('max_hosts_per_subnet must be 0 (no limit) or more, not %r' % (max_hosts_per_subnet,))
-    sections = getattr(data, 'sections', None) or {}
-    subnets = getattr(data, 'subnets', None) or {}
-    devices = getattr(data, 'devices', None) or {}
-    all_hosts = list(getattr(data, 'hosts', None) or [])
-    hosts = sorted(hosts, key=lambda h: (ip_sort_key(h.get('ip')), h.get('id') or 0))
-    paths = paths or {}
     if hosts_per_row is None or hosts_per_row < 0:
         raise MapError('hosts_per_row must be 0 (automatic) or more, not %r' % (hosts_per_row,))
+    builder = _MapBuilder(data, hosts, paths or {}, now, thresholds, max_hosts_per_subnet, group_by_device,
+                          hosts_per_row, user_of)
+    return builder.build(title, stamp)
 
-    by_ip = {}
-    by_name = {}
-    for host in all_hosts + hosts:
-        key = ip_sort_key(host.get('ip'))
-        by_ip.setdefault(key, host)
-        name = (host.get('hostname') or '').strip().lower().rstrip('.')
-        if name:
-            by_name.setdefault(name, host)
 
-    def host_of_hop(hop):
+class _MapBuilder(object):
+    """One map: indexes over the network, then the DOT text written top-down, then the jump edges."""
+
+    def __init__(self, data, hosts, paths, now, thresholds, max_hosts_per_subnet, group_by_device, hosts_per_row,
+                 user_of):
+        self.sections = getattr(data, 'sections', None) or {}
+        self.subnets = getattr(data, 'subnets', None) or {}
+        self.devices = getattr(data, 'devices', None) or {}
+        self.hosts = sorted(hosts, key=lambda h: (ip_sort_key(h.get('ip')), h.get('id') or 0))
+        self.paths = paths
+        self.now = now
+        self.thresholds = thresholds
+        self.max_hosts = max_hosts_per_subnet
+        self.user_of = user_of
+        self.out = _Writer()
+        self.details = {}
+        self.search = []
+        self.node_of_host = {}   # host id -> its node, or the "+N more" node standing for it
+        self.drawn = set()
+        self.hidden = {}         # subnet id -> hosts left out
+        self.devices_drawn = set()
+        self.subnets_drawn = 0
+        self.external = {}       # jump hosts without a node of their own: key -> (host or None, hop)
+        self.external_ids = {}
+
+        self.by_ip, self.by_name = {}, {}
+        for host in list(getattr(data, 'hosts', None) or []) + self.hosts:
+            self.by_ip.setdefault(ip_sort_key(host.get('ip')), host)
+            name = (host.get('hostname') or '').strip().lower().rstrip('.')
+            if name:
+                self.by_name.setdefault(name, host)
+        # Jump hosts of selected hosts are drawn first when a subnet is cut to max_hosts_per_subnet.
+        self.jump_host_ids = set()
+        for host in self.hosts:
+            for hop in self.hops_of(host):
+                target = self.host_of_hop(hop)
+                if target is not None:
+                    self.jump_host_ids.add(target.get('id'))
+        # A host whose address is a device's own (phpIPAM devices have an ip_addr, read back as "ip") is that
+        # server or hypervisor: drawn as a 3D box, and its details say so.
+        self.device_by_ip = {}
+        for device_id in sorted(self.devices):
+            device = self.devices[device_id] or {}
+            key = ip_sort_key(device.get('ip') or device.get('ip_addr'))
+            if key[0] == 0:
+                self.device_by_ip.setdefault(key, device.get('hostname') or 'device %s' % device_id)
+        # section -> subnet -> device (None: none, or not grouping) -> hosts
+        self.tree = {}
+        for host in self.hosts:
+            device_key = host.get('device_id') if group_by_device and host.get('device_id') else None
+            self.tree.setdefault(host.get('section_id'), {}).setdefault(host.get('subnet_id'), {}).setdefault(
+                device_key, []).append(host)
+        self.per_row = hosts_per_row or row_width(sum(
+            min(len(members), self.max_hosts or len(members))
+            for by_subnet in self.tree.values() for members in _subnet_lists(by_subnet)))
+
+    # ---- lookups
+
+    def host_of_hop(self, hop):
         address = _hop_address(hop)
         if address is None:
             return None
-        found = by_ip.get(ip_sort_key(address))
-        return found if found is not None else by_name.get(address.lower().rstrip('.'))
+        found = self.by_ip.get(ip_sort_key(address))
+        return found if found is not None else self.by_name.get(address.lower().rstrip('.'))
 
-    def hops_of(host):
-        path = paths.get(host.get('id'))
+    def hops_of(self, host):
+        path = self.paths.get(host.get('id'))
         return tuple(getattr(path, 'hops', ()) or ()) if path is not None else ()
 
-    def problem_of(host):
-        path = paths.get(host.get('id'))
+    def problem_of(self, host):
+        path = self.paths.get(host.get('id'))
         return getattr(path, 'problem', None) if path is not None else None
 
-    # Hosts that are some selected host's jump host: always drawn, or their edges would point nowhere.
-    jump_host_ids = set()
-    for host in hosts:
-        for hop in hops_of(host):
-            target = host_of_hop(hop)
-            if target is not None:
-                jump_host_ids.add(target.get('id'))
+    def status_of(self, host):
+        return host_status(host.get('last_seen'), self.now, self.thresholds)
 
-    # Group: section -> subnet -> device -> hosts.
-    tree = {}
-    for host in hosts:
-        section_key = host.get('section_id')
-        subnet_key = host.get('subnet_id')
-        device_key = host.get('device_id') if group_by_device and host.get('device_id') else None
-        tree.setdefault(section_key, {}).setdefault(subnet_key, {}).setdefault(device_key, []).append(host)
+    def section_name(self, section_id):
+        section = self.sections.get(section_id) or {}
+        return section.get('name') or _first(self.tree[section_id]).get('section') or 'section %s' % section_id
 
-    def section_name(section_id, members):
-        section = sections.get(section_id) or {}
-        return section.get('name') or members[0].get('section') or 'section %s' % section_id
-
-    def device_name(device_id, members):
-        device = devices.get(device_id) or {}
+    def device_name(self, device_id, members):
+        device = self.devices.get(device_id) or {}
         return device.get('hostname') or members[0].get('device') or 'device %s' % device_id
 
-    per_row = hosts_per_row or row_width(sum(
-        min(len(g), max_hosts_per_subnet or len(g)) for by_subnet in tree.values() for g in _subnet_lists(by_subnet)))
-    # A host whose address is a device's own (phpIPAM devices have an ip_addr, read back as "ip") is that server
-    # or hypervisor: drawn as a 3D box, and its details say so.
-    device_by_ip = {}
-    for device_id in sorted(devices):
-        key = ip_sort_key((devices[device_id] or {}).get('ip') or (devices[device_id] or {}).get('ip_addr'))
-        if key[0] == 0:
-            device_by_ip.setdefault(key, devices[device_id].get('hostname') or 'device %s' % device_id)
-    drawn_ids = set()
-    hidden = {}
-    details = {}
-    search = []
-    node_of_host = {}
+    # ---- the graph
 
-    out = _Writer()
-    out.open('digraph "network"')
-    label = title if not stamp else '%s\n%s' % (title, stamp)
-    out.line('graph %s;' % _attrs(rankdir='LR', fontname='Helvetica', fontsize='16', labelloc='t', labeljust='l',
-                                   label=label, nodesep='0.12', ranksep='0.35', compound='true', newrank='true',
-                                   outputorder='edgesfirst', tooltip=title))
-    out.line('node %s;' % _attrs(shape='box', style='rounded,filled', fontname='Helvetica', fontsize='10',
-                                  height='0.3', margin='0.08,0.03'))
-    out.line('edge %s;' % _attrs(color=JUMP_EDGE_COLOUR, penwidth='1.3', arrowsize='0.7'))
+    def build(self, title, stamp):
+        out = self.out
+        out.open('digraph "network"')
+        out.line('graph %s;' % _attrs(rankdir='LR', fontname='Helvetica', fontsize='16', labelloc='t', labeljust='l',
+                                      label=title if not stamp else '%s\n%s' % (title, stamp), nodesep='0.12',
+                                      ranksep='0.35', outputorder='edgesfirst', tooltip=title))
+        out.line('node %s;' % _attrs(shape='box', style='rounded,filled', fontname='Helvetica', fontsize='10',
+                                     height='0.3', margin='0.08,0.03'))
+        out.line('edge %s;' % _attrs(color=JUMP_EDGE_COLOUR, penwidth='1.3', arrowsize='0.7'))
+        _legend(out, self.thresholds)
+        # Sections and device boxes are written last to first: dot then stacks them top-down in name order
+        # (checked by rendering); subnets and the rows of hosts are ordered the same way below.
+        order = sorted(self.tree, key=lambda sid: (self.section_name(sid).lower(), sid or 0))
+        for section_id in reversed(order):
+            self.draw_section(section_id)
+        self.draw_external_jump_hosts()
+        edges = self.draw_edges()
+        out.close()
+        problems = [{'ip': h.get('ip'), 'hostname': h.get('hostname'), 'problem': self.problem_of(h)}
+                    for h in self.hosts if self.problem_of(h)]
+        counts = {
+            'sections': len(self.tree),
+            'subnets': self.subnets_drawn,
+            'hosts': len(self.hosts),
+            'hosts_drawn': len(self.drawn),
+            'hosts_hidden': sum(self.hidden.values()),
+            'devices': len(self.devices_drawn),
+            'jump_hosts_outside': len(self.external_ids),
+            'edges': edges,
+        }
+        return NetworkMap(out.text(), self.details, self.search, counts, problems, self.hidden, title=title,
+                          stamp=stamp)
 
-    _legend(out, thresholds)
+    def draw_section(self, section_id):
+        by_subnet = self.tree[section_id]
+        name = self.section_name(section_id)
+        self.out.open('subgraph %s' % dot_quote('cluster_section_%s' % section_id))
+        self.out.line('graph %s;' % _attrs(label=name, style='filled', fillcolor='#f7f9fb', color='#90a4ae',
+                                           fontsize='14', id='section_%s' % section_id, tooltip='section %s' % name))
+        order = sorted(by_subnet, key=lambda s: subnet_sort_key(
+            (self.subnets.get(s) or {}).get('cidr') or _first(by_subnet[s]).get('subnet'), s))
+        for subnet_id in order:
+            self.draw_subnet(subnet_id, by_subnet[subnet_id], name)
+        self.out.close()
 
-    section_order = sorted(tree, key=lambda sid: (section_name(sid, _first(tree[sid])).lower(), sid or 0))
-    device_ids_seen = set()
-    subnet_count = 0
-    for section_id in reversed(section_order):
-        by_subnet = tree[section_id]
-        name = section_name(section_id, _first(by_subnet))
-        out.open('subgraph %s' % dot_quote('cluster_section_%s' % section_id))
-        out.line('graph %s;' % _attrs(label=name, style='filled', fillcolor='#f7f9fb', color='#90a4ae',
-                                       fontsize='14', id='section_%s' % section_id, tooltip='section %s' % name))
-        subnet_order = sorted(by_subnet, key=lambda s: subnet_sort_key(
-            (subnets.get(s) or {}).get('cidr') or _first({0: by_subnet[s]}).get('subnet'), s))
-        for subnet_id in subnet_order:
-            subnet_count += 1
-            groups = by_subnet[subnet_id]
-            members = [h for group in groups.values() for h in group]
-            subnet = subnets.get(subnet_id) or {}
-            cidr = subnet.get('cidr') or members[0].get('subnet') or 'subnet %s' % subnet_id
-            subnet_node = 's%s' % subnet_id
-            # Which hosts get drawn: jump hosts first, then by address, up to the limit.
-            if max_hosts_per_subnet and len(members) > max_hosts_per_subnet:
-                ranked = sorted(members, key=lambda h: (h.get('id') not in jump_host_ids, ip_sort_key(h.get('ip'))))
-                keep = set(h.get('id') for h in ranked[:max_hosts_per_subnet])
-            else:
-                keep = set(h.get('id') for h in members)
-            out.open('subgraph %s' % dot_quote('cluster_subnet_%s' % subnet_id))
-            out.line('graph %s;' % _attrs(label='', style='rounded,filled', fillcolor='#ffffff', color='#b0bec5'))
-            subnet_lines = [cidr]
-            if subnet.get('description'):
-                subnet_lines.append(_short(subnet['description']))
-            vlan = members[0].get('vlan')
-            if vlan is not None:
-                vlan_name = members[0].get('vlan_name')
-                subnet_lines.append('VLAN %s%s' % (vlan, ' (%s)' % _short(vlan_name, 24) if vlan_name else ''))
-            subnet_lines.append('%d host%s' % (len(members), '' if len(members) == 1 else 's'))
-            out.line('%s %s;' % (dot_quote(subnet_node), _attrs(
-                id=subnet_node, shape='note', style='filled', fillcolor='#e3f2fd', color='#1565c0',
-                fontsize='11', label='\n'.join(subnet_lines), tooltip='subnet %s' % cidr)))
-            details[subnet_node] = {
-                'kind': 'subnet', 'subnet': cidr, 'description': subnet.get('description'), 'section': name,
-                'vlan': vlan, 'vlan_name': members[0].get('vlan_name'), 'hosts': len(members),
-            }
-            device_order = sorted(groups, key=lambda d: (d is not None, device_name(d, groups[d]).lower() if d else '', d or 0))
-            for device_id in reversed(device_order):
-                group = [h for h in groups[device_id] if h.get('id') in keep]
-                if not group:
-                    continue
-                if device_id is not None:
-                    device_ids_seen.add(device_id)
-                    device = devices.get(device_id) or {}
-                    dname = device_name(device_id, group)
-                    dlabel = dname if not device.get('description') else '%s\n%s' % (dname, _short(device['description']))
-                    out.open('subgraph %s' % dot_quote('cluster_device_%s_%s' % (subnet_id, device_id)))
-                    out.line('graph %s;' % _attrs(label=dlabel, style='rounded,dashed,filled', fillcolor='#fffde7',
-                                                   color='#8d6e63', fontsize='11',
-                                                   tooltip='hosts running on device %s' % dname))
-                node_ids = []
-                host_lines = []
-                for host in group:
-                    node = 'h%s' % host.get('id')
-                    node_ids.append(node)
-                    drawn_ids.add(host.get('id'))
-                    node_of_host[host.get('id')] = node
-                    status = host_status(host.get('last_seen'), now, thresholds)
-                    is_device = device_by_ip.get(ip_sort_key(host.get('ip')))
-                    host_lines.append('%s %s;' % (dot_quote(node), _host_attrs(host, node, status, problem_of(host),
-                                                                               is_device)))
-                    details[node] = _host_details(host, status, hops_of(host), problem_of(host), name, cidr, user_of)
-                    if is_device:
-                        details[node]['is_device'] = is_device
-                    search.append([node, _search_text(host)])
-                # dot stacks the rows of an LR graph bottom-up in the order it meets their nodes: declared last
-                # to first, the rows read top-down in address order.
-                for line in reversed(host_lines):
-                    out.line(line)
-                # An edge statement makes both ends members of the subgraph it is in: the rows are chained inside
-                # the device's cluster, and the subnet node is linked to them from outside it.
-                row_starts = _pack(out, node_ids, per_row)
-                if device_id is not None:
-                    out.close()
-                for start in row_starts:
-                    out.line('%s -> %s %s;' % (dot_quote(subnet_node), dot_quote(start), _attrs(style='invis')))
-            hidden_here = sorted((h for h in members if h.get('id') not in keep), key=lambda h: ip_sort_key(h.get('ip')))
-            if hidden_here:
-                more = 'more_s%s' % subnet_id
-                out.line('%s %s;' % (dot_quote(more), _attrs(
-                    id=more, label='+%d more' % len(hidden_here), style='rounded,dashed', fillcolor='#ffffff',
-                    tooltip='%d more hosts in %s (max_hosts_per_subnet)' % (len(hidden_here), cidr))))
-                out.line('%s -> %s %s;' % (dot_quote(subnet_node), dot_quote(more), _attrs(style='invis')))
-                details[more] = {'kind': 'more', 'subnet': cidr, 'section': name, 'hosts': [
-                    {'ip': h.get('ip'), 'hostname': h.get('hostname'),
-                     'status': host_status(h.get('last_seen'), now, thresholds)} for h in hidden_here]}
-                hidden[subnet_id] = len(hidden_here)
-                for host in hidden_here:
-                    node_of_host[host.get('id')] = more
-                    search.append([more, _search_text(host)])
-            out.close()
+    def draw_subnet(self, subnet_id, groups, section):
+        out = self.out
+        self.subnets_drawn += 1
+        members = [h for group in groups.values() for h in group]
+        subnet = self.subnets.get(subnet_id) or {}
+        cidr = subnet.get('cidr') or members[0].get('subnet') or 'subnet %s' % subnet_id
+        subnet_node = 's%s' % subnet_id
+        if self.max_hosts and len(members) > self.max_hosts:
+            ranked = sorted(members, key=lambda h: (h.get('id') not in self.jump_host_ids, ip_sort_key(h.get('ip'))))
+            keep = set(h.get('id') for h in ranked[:self.max_hosts])
+        else:
+            keep = set(h.get('id') for h in members)
+        out.open('subgraph %s' % dot_quote('cluster_subnet_%s' % subnet_id))
+        out.line('graph %s;' % _attrs(label='', style='rounded,filled', fillcolor='#ffffff', color='#b0bec5'))
+        lines = [cidr]
+        if subnet.get('description'):
+            lines.append(_short(subnet['description']))
+        vlan, vlan_name = members[0].get('vlan'), members[0].get('vlan_name')
+        if vlan is not None:
+            lines.append('VLAN %s%s' % (vlan, ' (%s)' % _short(vlan_name, 24) if vlan_name else ''))
+        lines.append('%d host%s' % (len(members), '' if len(members) == 1 else 's'))
+        out.line('%s %s;' % (dot_quote(subnet_node), _attrs(
+            id=subnet_node, shape='note', style='filled', fillcolor='#e3f2fd', color='#1565c0', fontsize='11',
+            label='\n'.join(lines), tooltip='subnet %s' % cidr)))
+        self.details[subnet_node] = {'kind': 'subnet', 'subnet': cidr, 'description': subnet.get('description'),
+                                     'section': section, 'vlan': vlan, 'vlan_name': vlan_name, 'hosts': len(members)}
+        order = sorted(groups, key=lambda d: (d is not None, self.device_name(d, groups[d]).lower() if d else '', d or 0))
+        for device_id in reversed(order):
+            group = [h for h in groups[device_id] if h.get('id') in keep]
+            if group:
+                self.draw_group(subnet_id, device_id, group, section, cidr)
+        hidden = sorted((h for h in members if h.get('id') not in keep), key=lambda h: ip_sort_key(h.get('ip')))
+        if hidden:
+            self.draw_more(subnet_id, hidden, section, cidr)
         out.close()
 
-    # Jump hosts outside the selection (or not in phpIPAM at all): one node each, outside every cluster.
-    def external_key(hop):
-        target = host_of_hop(hop)
-        if target is not None and target.get('id') in node_of_host:
+    def draw_group(self, subnet_id, device_id, group, section, cidr):
+        """The hosts of a subnet on one device (in its box) or on none, packed in rows."""
+        out = self.out
+        if device_id is not None:
+            self.devices_drawn.add(device_id)
+            device = self.devices.get(device_id) or {}
+            name = self.device_name(device_id, group)
+            label = name if not device.get('description') else '%s\n%s' % (name, _short(device['description']))
+            out.open('subgraph %s' % dot_quote('cluster_device_%s_%s' % (subnet_id, device_id)))
+            out.line('graph %s;' % _attrs(label=label, style='rounded,dashed,filled', fillcolor='#fffde7',
+                                          color='#8d6e63', fontsize='11', tooltip='hosts running on device %s' % name))
+        node_ids, host_lines = [], []
+        for host in group:
+            node = 'h%s' % host.get('id')
+            node_ids.append(node)
+            self.drawn.add(host.get('id'))
+            self.node_of_host[host.get('id')] = node
+            status, problem = self.status_of(host), self.problem_of(host)
+            is_device = self.device_by_ip.get(ip_sort_key(host.get('ip')))
+            host_lines.append('%s %s;' % (dot_quote(node), _host_attrs(host, node, status, problem, is_device)))
+            self.details[node] = _host_details(host, status, self.hops_of(host), problem, section, cidr, self.user_of)
+            if is_device:
+                self.details[node]['is_device'] = is_device
+            self.search.append([node, _search_text(host)])
+        # dot stacks the rows of an LR graph bottom-up in the order it meets their nodes: declared last to first,
+        # the rows read top-down in address order.
+        for line in reversed(host_lines):
+            out.line(line)
+        # An edge statement makes both its ends members of the subgraph it is in: the rows are chained inside the
+        # device's box, and the subnet node is linked to each row from outside it.
+        row_starts = _pack(out, node_ids, self.per_row)
+        if device_id is not None:
+            out.close()
+        for start in row_starts:
+            out.line('%s -> %s %s;' % (dot_quote('s%s' % subnet_id), dot_quote(start), _attrs(style='invis')))
+
+    def draw_more(self, subnet_id, hidden, section, cidr):
+        """One "+N more" node for the hosts max_hosts_per_subnet leaves out; search and details still know them."""
+        more = 'more_s%s' % subnet_id
+        self.out.line('%s %s;' % (dot_quote(more), _attrs(
+            id=more, label='+%d more' % len(hidden), style='rounded,dashed', fillcolor='#ffffff',
+            tooltip='%d more hosts in %s (max_hosts_per_subnet)' % (len(hidden), cidr))))
+        self.out.line('%s -> %s %s;' % (dot_quote('s%s' % subnet_id), dot_quote(more), _attrs(style='invis')))
+        self.details[more] = {'kind': 'more', 'subnet': cidr, 'section': section, 'hosts': [
+            {'ip': h.get('ip'), 'hostname': h.get('hostname'), 'status': self.status_of(h)} for h in hidden]}
+        self.hidden[subnet_id] = len(hidden)
+        for host in hidden:
+            self.node_of_host[host.get('id')] = more
+            self.search.append([more, _search_text(host)])
+
+    def external_key(self, hop):
+        """None when the hop's host has a node (or a "+N more" node); else the key of its own outside node."""
+        target = self.host_of_hop(hop)
+        if target is not None and target.get('id') in self.node_of_host:
             return None
         return ('host', target.get('id')) if target is not None else ('hop', hop)
 
-    external = {}
-    for host in hosts:
-        for hop in hops_of(host):
-            key = external_key(hop)
-            if key is not None and key not in external:
-                target = host_of_hop(hop)
-                external[key] = (target, hop, ip_sort_key(target.get('ip') if target is not None else hop))
-    external_ids = dict((key, 'jump_%d' % (index + 1)) for index, key in enumerate(
-        sorted(external, key=lambda k: (external[k][2], k[0], u'%s' % (k[1],)))))
+    def hop_node(self, hop):
+        key = self.external_key(hop)
+        return self.node_of_host[self.host_of_hop(hop).get('id')] if key is None else self.external_ids[key]
 
-    def hop_node(hop):
-        key = external_key(hop)
-        return node_of_host[host_of_hop(hop).get('id')] if key is None else external_ids[key]
+    def draw_external_jump_hosts(self):
+        """Jump hosts outside the selection (or not in phpIPAM at all): one node each, outside every box."""
+        for host in self.hosts:
+            for hop in self.hops_of(host):
+                key = self.external_key(hop)
+                if key is not None and key not in self.external:
+                    self.external[key] = (self.host_of_hop(hop), hop)
 
-    for key in sorted(external_ids, key=lambda k: external_ids[k]):
-        node = external_ids[key]
-        target, hop, _sort = external[key]
-        if target is not None:
-            text = '%s\n%s' % (_short(target.get('hostname') or target.get('ip')), target.get('ip')) \
-                if target.get('hostname') else target.get('ip')
-            out.line('%s %s;' % (dot_quote(node), _attrs(
-                id=node, label=text, style='rounded,dashed', fillcolor='#ffffff', color=JUMP_EDGE_COLOUR,
-                tooltip='jump host %s (not in this map)' % (target.get('hostname') or target.get('ip')))))
-            status = host_status(target.get('last_seen'), now, thresholds)
-            entry = _host_details(target, status, hops_of(target), problem_of(target), target.get('section'),
-                                  target.get('subnet'), user_of)
-            entry['kind'] = 'jump host'
-            entry['note'] = 'jump host outside the selection of this map'
-            details[node] = entry
-            search.append([node, _search_text(target)])
-        else:
-            out.line('%s %s;' % (dot_quote(node), _attrs(
-                id=node, label=hop, style='rounded,dashed', fillcolor='#ffffff', color=JUMP_EDGE_COLOUR,
-                tooltip='jump host %s (not in phpIPAM)' % hop)))
-            details[node] = {'kind': 'jump host', 'hop': hop, 'note': 'jump host not found in phpIPAM'}
-            search.append([node, hop.lower()])
+        def sort_key(key):
+            target, hop = self.external[key]
+            return (ip_sort_key(target.get('ip') if target is not None else hop), key[0], u'%s' % (key[1],))
 
-    # Edges: each hop chain once. The last hop points at the subnet node for the hosts of the subnet behind it
-    # (labelled "N of M" when not all of them are), and only at single hosts when up to EDGES_PER_HOST_MAX hosts of a
-    # subnet use it: a subnet behind one jump host is one edge, not fifty.
-    edges = {}
-    subnet_members = {}
-    for host in hosts:
-        subnet_members.setdefault(host.get('subnet_id'), []).append(host)
-    for subnet_id in sorted(subnet_members, key=lambda s: s or 0):
-        members = subnet_members[subnet_id]
-        behind = {}
-        for host in members:
-            hops = hops_of(host)
-            if not hops:
+        for index, key in enumerate(sorted(self.external, key=sort_key)):
+            node = self.external_ids[key] = 'jump_%d' % (index + 1)
+            target, hop = self.external[key]
+            if target is None:
+                self.out.line('%s %s;' % (dot_quote(node), _attrs(
+                    id=node, label=hop, style='rounded,dashed', fillcolor='#ffffff', color=JUMP_EDGE_COLOUR,
+                    tooltip='jump host %s (not in phpIPAM)' % hop)))
+                self.details[node] = {'kind': 'jump host', 'hop': hop, 'note': 'jump host not found in phpIPAM'}
+                self.search.append([node, hop.lower()])
                 continue
-            chain = [hop_node(hop) for hop in hops]
-            for first, second in zip(chain, chain[1:]):
-                if first != second:
-                    edges.setdefault((first, second), None)
-            behind.setdefault(chain[-1], []).append(host)
-        for last, served in behind.items():
-            if len(served) == len(members):
-                edges[(last, 's%s' % subnet_id)] = None
-            elif len(served) <= EDGES_PER_HOST_MAX:
-                for host in served:
-                    if node_of_host[host.get('id')] != last:
-                        edges.setdefault((last, node_of_host[host.get('id')]), None)
-            else:
-                edges[(last, 's%s' % subnet_id)] = '%d of %d' % (len(served), len(members))
-    for first, second in sorted(edges):
-        out.line('%s -> %s %s;' % (dot_quote(first), dot_quote(second), _attrs(
-            label=edges[(first, second)], fontsize='9', fontcolor=JUMP_EDGE_COLOUR,
-            tooltip='jump: %s -> %s' % (_node_text(details, first), _node_text(details, second)))))
-    out.close()
+            name = target.get('hostname')
+            self.out.line('%s %s;' % (dot_quote(node), _attrs(
+                id=node, label='%s\n%s' % (_short(name), target.get('ip')) if name else target.get('ip'),
+                style='rounded,dashed', fillcolor='#ffffff', color=JUMP_EDGE_COLOUR,
+                tooltip='jump host %s (not in this map)' % (name or target.get('ip')))))
+            entry = _host_details(target, self.status_of(target), self.hops_of(target), self.problem_of(target),
+                                  target.get('section'), target.get('subnet'), self.user_of)
+            entry.update(kind='jump host', note='jump host outside the selection of this map')
+            self.details[node] = entry
+            self.search.append([node, _search_text(target)])
 
-    problems = []
-    for host in hosts:
-        problem = problem_of(host)
-        if problem:
-            problems.append({'ip': host.get('ip'), 'hostname': host.get('hostname'), 'problem': problem})
-    counts = {
-        'sections': len(tree),
-        'subnets': subnet_count,
-        'hosts': len(hosts),
-        'hosts_drawn': len(drawn_ids),
-        'hosts_hidden': sum(hidden.values()),
-        'devices': len(device_ids_seen),
-        'jump_hosts_outside': len(external_ids),
-        'edges': len(edges),
-    }
-    return NetworkMap(out.text(), details, search, counts, problems, hidden, title=title, stamp=stamp)
+    def draw_edges(self):
+        """Each hop chain once. The last hop points at the subnet node for the hosts of the subnet behind it
+        (labelled "N of M" when not all of them are), and at single hosts only when up to EDGES_PER_HOST_MAX hosts
+        of a subnet use it: a subnet behind one jump host is one edge, not fifty. Returns the number of edges."""
+        edges = {}
+        by_subnet = {}
+        for host in self.hosts:
+            by_subnet.setdefault(host.get('subnet_id'), []).append(host)
+        for subnet_id in sorted(by_subnet, key=lambda s: s or 0):
+            members = by_subnet[subnet_id]
+            behind = {}
+            for host in members:
+                chain = [self.hop_node(hop) for hop in self.hops_of(host)]
+                if not chain:
+                    continue
+                for first, second in zip(chain, chain[1:]):
+                    if first != second:
+                        edges.setdefault((first, second), None)
+                behind.setdefault(chain[-1], []).append(host)
+            for last, served in behind.items():
+                if len(served) == len(members):
+                    edges[(last, 's%s' % subnet_id)] = None
+                elif len(served) <= EDGES_PER_HOST_MAX:
+                    for host in served:
+                        if self.node_of_host[host.get('id')] != last:
+                            edges.setdefault((last, self.node_of_host[host.get('id')]), None)
+                else:
+                    edges[(last, 's%s' % subnet_id)] = '%d of %d' % (len(served), len(members))
+        for first, second in sorted(edges):
+            self.out.line('%s -> %s %s;' % (dot_quote(first), dot_quote(second), _attrs(
+                label=edges[(first, second)], fontsize='9', fontcolor=JUMP_EDGE_COLOUR,
+                tooltip='jump: %s -> %s' % (_node_text(self.details, first), _node_text(self.details, second)))))
+        return len(edges)
 
 
 def map_of_network(data, now, sections=None, subnets=None, tags=None, custom_fields=None, hostname_required=False,
@@ -476,6 +501,7 @@ def map_of_network(data, now, sections=None, subnets=None, tags=None, custom_fie
         raise MapError('jump_host_missing must be one of %s, not %r' % (', '.join(JUMP_HOST_MISSING), jump_host_missing))
     hosts = select_hosts(data, sections=sections, subnets=subnets, tags=tags, custom=custom_fields,
                          hostname_required=hostname_required, seen_within=parse_duration(seen_within), now=now)
+
     def user_of(host):
         return data.inherited(host, ssh_user_field)
 
@@ -495,11 +521,13 @@ def _subnet_lists(by_subnet):
 
 
 def _first(groups):
+    """The first host found in nested {key: {key: [hosts]}} groups (or a list of hosts), or {}."""
+    if isinstance(groups, list):
+        return groups[0] if groups else {}
     for group in groups.values():
-        if isinstance(group, dict):
-            return _first(group)
-        if group:
-            return group[0]
+        found = _first(group)
+        if found:
+            return found
     return {}
 
 
@@ -575,7 +603,7 @@ def _legend(out, thresholds):
         fill, border = STATUS_COLOURS[status]
         node = 'legend_%s' % status
         out.line('%s %s;' % (dot_quote(node), _attrs(id=node, label='%s: %s' % (status, texts[status]),
-                                                       fillcolor=fill, color=border, tooltip=texts[status])))
+                                                     fillcolor=fill, color=border, tooltip=texts[status])))
     shapes = (
         ('legend_device', 'a device\'s own address', {'shape': 'box3d'}),
         ('legend_gateway', 'gateway', {'peripheries': '2'}),
@@ -585,9 +613,9 @@ def _legend(out, thresholds):
         attrs = dict({'id': node, 'label': text, 'fillcolor': '#ffffff', 'color': '#78909c'}, **extra)
         out.line('%s %s;' % (dot_quote(node), _attrs(**attrs)))
     out.line('%s %s;' % (dot_quote('legend_jump'), _attrs(id='legend_jump', label='jump host', shape='plaintext',
-                                                            style='', fontcolor=JUMP_EDGE_COLOUR)))
+                                                          style='', fontcolor=JUMP_EDGE_COLOUR)))
     out.line('%s %s;' % (dot_quote('legend_target'), _attrs(id='legend_target', label='reached through it',
-                                                              shape='plaintext', style='', fontcolor=JUMP_EDGE_COLOUR)))
+                                                            shape='plaintext', style='', fontcolor=JUMP_EDGE_COLOUR)))
     out.line('"legend_jump" -> "legend_target";')
     # Two rows (in LR a chain is a row): the status colours, then the shapes and the jump edge.
     invisible = _attrs(style='invis')

@@ -48,12 +48,12 @@ def seed_example(api, now):
             ('198.18.70.10', '198.18.70.0/24', 'bastion.acme.test', {'lastSeen': ago(minutes=2), 'mac': '02:00:00:70:00:10'}),
             ('198.18.70.20', '198.18.70.0/24', 'hv1.acme.test', {'lastSeen': ago(minutes=45), 'description': 'hypervisor'}),
             ('198.18.71.11', '198.18.71.0/24', 'vm-a.acme.test', {'lastSeen': ago(minutes=5), 'deviceId': device,
-                                                                 'mac': '02:00:00:71:00:11',
-                                                                 'description': TRICKY_DESCRIPTION}),
+                                                                  'mac': '02:00:00:71:00:11',
+                                                                  'description': TRICKY_DESCRIPTION}),
             ('198.18.71.12', '198.18.71.0/24', 'vm-b.acme.test', {'lastSeen': ago(hours=3), 'deviceId': device}),
             ('198.18.71.13', '198.18.71.0/24', 'vm-c.acme.test', {'deviceId': device}),
             ('198.18.72.1', '198.18.72.0/24', 'gw.globex.test', {'lastSeen': ago(minutes=1), 'is_gateway': 1,
-                                                                'custom_ssh_jump': 'admin@bastion.acme.test'}),
+                                                                 'custom_ssh_jump': 'admin@bastion.acme.test'}),
             ('198.18.72.7', '198.18.72.0/24', 'db1.globex.test', {'lastSeen': ago(minutes=10)}),
             ('198.18.72.8', '198.18.72.0/24', 'db2.globex.test', {})):
         data = dict(fields, ip=ip, subnetId=subnets[cidr], hostname=hostname)

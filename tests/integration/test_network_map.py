@@ -102,7 +102,7 @@ def test_network_map_files_svg_and_idempotence(example, connection, run_playbook
     assert no_dot['changed'] is True and no_dot['graphviz'] is None
     assert no_dot['files'] == {'dot': str(map_dir / 'no-graphviz.dot')}
     assert sorted(os.listdir(str(map_dir))) == ['network.dot', 'network.html', 'network.png', 'network.svg',
-                                                 'no-graphviz.dot']
+                                                'no-graphviz.dot']
     assert read(str(map_dir / 'no-graphviz.dot')) == read(base + '.dot')
     assert run.warnings() and all('Graphviz dot was not found: only the DOT file was written' in w
                                   for w in run.warnings()), run.warnings()
