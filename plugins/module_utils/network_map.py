@@ -542,9 +542,8 @@ def _host_attrs(host, node, status, problem, is_device=None):
     name = host.get('hostname')
     label = '%s\n%s' % (_short(name), ip) if name else ip
     style = 'rounded,filled' if not problem else 'rounded,filled,dashed'
-    last_seen = host.get('last_seen')
-    tooltip = '%s%s: %s%s' % (ip, ' (%s)' % name if name else '', status,
-                              ', last seen %s' % iso(last_seen) if last_seen is not None else '')
+    # The status, not lastSeen itself: the picture changes when a host changes colour, not on every scan.
+    tooltip = '%s%s: %s' % (ip, ' (%s)' % name if name else '', status)
     if is_device:
         tooltip += ' - device %s' % is_device
     return _attrs(id=node, label=label, fillcolor=fill, color=border if not problem else '#c62828', style=style,
