@@ -30,10 +30,11 @@ def test_ssh_config_fragment_reaches_the_chain(connection, ssh_chain, chain_in_p
     fragment = str(tmp_path / 'config.d' / 'ipamkit-phpipam.conf')
     unwritten = str(tmp_path / 'unwritten.conf')
     broken = str(tmp_path / 'broken.conf')
+    literal = str(tmp_path / 'literal.conf')
     foreign = tmp_path / 'config'
     foreign.write_text('Host *\n    User me\n')
     extra = dict(connection_vars(connection), fragment=fragment, fragment_unwritten=unwritten,
-                 fragment_broken=broken, foreign=str(foreign), client_options=client_options(ssh_chain))
+                 fragment_broken=broken, fragment_literal=literal, foreign=str(foreign), client_options=client_options(ssh_chain))
     run = run_playbook('ssh_config.yml', extra_vars=extra)
     assert run.returncode == 0, run.output[-3000:]
 
@@ -89,7 +90,13 @@ def test_ssh_config_fragment_reaches_the_chain(connection, ssh_chain, chain_in_p
         ('lost (%s)' % lost, "jump host 'bastion.invalid' of lost (%s) is not in phpIPAM" % lost),
     ]
     assert [e['name'] for e in broken_run['entries']] == [str(spare + 4)]
-    warnings = run.warnings()
+    as_written = run.result('Missing jump hosts used as written')
+    assert [(e['name'], e['proxyjump'], e['user']) for e in as_written['entries']] == [('lost', 'bastion.invalid', 'root')]
+    assert [p['host'] for p in as_written['problems']] == ['loop-a (%s)' % loop_a, 'loop-b (%s)' % loop_b]
+    with open(literal, encoding='utf-8') as handle:
+        assert 'Host lost %s\n    HostName %s\n    User root\n    ProxyJump bastion.invalid\n' % (lost, lost) in handle.read()
+    # one warning per problem (ansible-core may show a repeated warning once): the loops twice, lost once
+    warnings = set(run.warnings())
     assert len(warnings) == 3 and all('ssh_config: no entry for' in w for w in warnings), warnings
     failing = run.result('Loops and missing jump hosts, failing')
     assert run.status('Loops and missing jump hosts, failing') == 'failed' and failing['msg'].startswith('3 selected host(s) have SSH path problems')
