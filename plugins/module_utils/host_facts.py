@@ -526,9 +526,11 @@ def _run(run_command, argv):
 
 def collect(run_command, ss_path, ip_path, name, known_address=None, facts=None, cpu_interval=1.0,
             excluded_fs_types=DEFAULT_EXCLUDED_FS_TYPES, sleep=time.sleep):
-    """Read this (Linux) host and return its summary; HostFactsError when a source is unusable."""
-    first = parse_proc_stat(_read('/proc/stat'))
-    started = time.time()
+    """Read this (Linux) host and return its summary; HostFactsError when a source is unusable.
+
+    The CPU samples come last, around a plain sleep, so that starting ss and ip does not count as the
+    host's CPU use.
+    """
     listening = parse_ss(_run(run_command, [ss_path, '-Htlnup']))
     interfaces = parse_ip_addr(_run(run_command, [ip_path, '-j', 'addr', 'show']))
     default_v4 = parse_default_route(_run(run_command, [ip_path, '-j', '-4', 'route', 'show', 'default']))
@@ -544,8 +546,8 @@ def collect(run_command, ss_path, ip_path, name, known_address=None, facts=None,
             mounts.append(usage)
     memory = parse_meminfo(_read('/proc/meminfo'))
     disks = parse_block_devices(_block_device_lines()) if os.path.isdir('/sys/block') else []
-    # The CPU sample spans the reads above plus whatever is left of the interval.
-    sleep(max(0.0, cpu_interval - (time.time() - started)))
+    first = parse_proc_stat(_read('/proc/stat'))
+    sleep(cpu_interval)
     second = parse_proc_stat(_read('/proc/stat'))
     cpu = dict(cores=second['cores'] or first['cores'], used_percent=cpu_used_percent(first, second))
     network = primary_interface(interfaces, known_address, default_v4, default_v6)
