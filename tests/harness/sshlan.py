@@ -476,7 +476,6 @@ class SshLan:  # pylint: disable=too-many-instance-attributes
         self.controller_ip = str(link.network_address + 1)
         block_octet = block.network_address.packed[2]
         hosts = {}
-        counters = {}
 
         def add_interface(host_name, host_number, network_name, address):
             net_number = list(self.networks).index(network_name)
@@ -508,7 +507,6 @@ class SshLan:  # pylint: disable=too-many-instance-attributes
                 target += 1
                 name = 'target%d' % target
                 number = new_host(name, 'target', in_front)
-                counters[lan] = counters.get(lan, 0) + 1
                 add_interface(name, number, lan, self.networks[lan].network_address + 10 + index)
         self.hosts = dict(
             (name, SshHost(name=name, role=data['role'], ns='%sh-%s' % (self._ns_prefix, name),
