@@ -46,6 +46,7 @@ def read(path, mode='rb'):
         return handle.read()
 
 
+@pytest.mark.smoke
 def test_network_map_files_svg_and_idempotence(example, connection, run_playbook, tmp_path):
     map_dir = tmp_path / 'maps'
     map_dir.mkdir()
