@@ -108,7 +108,7 @@ def test_role_local(phpipam, connection, run_playbook):
     local_id = add_address(connection, '127.0.0.1', subnets['127.0.0.0/29'], tag=3)
     inventory = local_inventory(sys.executable)
     env = connection_env(connection)
-    run = run_playbook('host_facts_role.yml', env=env, inventory_text=inventory, diff=True,
+    run = run_playbook('ipamkit.phpipam.host_facts', env=env, inventory_text=inventory, diff=True,
                        extra_vars={'host_facts_cpu_interval': 0.2, 'host_facts_expected_services': ['apache2']})
     assert run.returncode == 0, run.output[-3000:]
     assert not run.warnings(), run.warnings()
@@ -122,13 +122,13 @@ def test_role_local(phpipam, connection, run_playbook):
 
     with client(connection) as api:  # so that the next runs have something to record whatever they gather
         api.update('addresses/%d' % local_id, {FIELD: '', 'tag': 3})
-    checked = run_playbook('host_facts_role.yml', env=env, inventory_text=inventory, check=True,
+    checked = run_playbook('ipamkit.phpipam.host_facts', env=env, inventory_text=inventory, check=True,
                            extra_vars={'host_facts_cpu_interval': 0.2})
     assert checked.returncode == 0, checked.output[-3000:]
     assert checked.result('Record the summaries in phpIPAM')['changed'] is True
     assert checked.result('Host facts report')['msg'][1].split() == ['local1', '127.0.0.1', 'would', 'record', 'ok', '-']
     assert read_address(connection, local_id)[FIELD] in ('', None)
-    failing = run_playbook('host_facts_role.yml', env=env, inventory_text=inventory, extra_vars={
+    failing = run_playbook('ipamkit.phpipam.host_facts', env=env, inventory_text=inventory, extra_vars={
         'host_facts_cpu_interval': 0.2, 'host_facts_disk_used_percent_max': 0, 'host_facts_expected_services': [1],
         'host_facts_fail_on_anomaly': True})
     assert failing.returncode != 0

@@ -50,7 +50,7 @@ def run_role(lan, connection, tmp_path, extra_vars, extra_inventory=None, host_v
                 'ANSIBLE_CALLBACKS_ENABLED': 'record_results', 'ANSIBLE_NOCOLOR': '1',
                 'ANSIBLE_RETRY_FILES_ENABLED': '0', 'ANSIBLE_LOCAL_TEMP': str(tmp_path / 'local-tmp'),
                 'IPAMKIT_RECORD_FILE': str(record)})
-    argv += [os.path.join(HERE, 'playbooks', 'host_facts_role.yml'), '-e', json.dumps(extra_vars)]
+    argv += ['ipamkit.phpipam.host_facts', '-e', json.dumps(extra_vars)]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
     records = json.loads(record.read_text()) if record.exists() else []
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, records)
