@@ -174,4 +174,10 @@ def test_network_map_html_page_in_chromium(example, connection, run_playbook, tm
     assert re.search(r'<span id="map-count"[^>]*>1 match</span>', html)
     assert '<h2>vm-b.acme.test</h2>' in html and '<td>198.18.71.12</td>' in html
     assert '<td>198.18.70.10 → ops@198.18.71.12</td>' in html
-    assert '<svg class="searching"' in html or re.search(r'<svg[^>]*class="searching"', html)
+    assert re.search(r'<svg[^>]*class="searching"', html)
+
+    # A subnet's details, asked for by its node id in the URL.
+    dom = chromium(['--dump-dom', '--virtual-time-budget=5000', url + '#node=s%d' % example['subnets']['198.18.71.0/24']],
+                   str(profile))
+    assert '<h2>198.18.71.0/24</h2>' in dom.stdout and '<td>acme vms</td>' in dom.stdout
+    assert '<th>section</th><td>Acme "North" {EU}</td>' in dom.stdout  # text, as phpIPAM has it
