@@ -615,7 +615,7 @@ def _legend(out, thresholds):
                                                           style='', fontcolor=JUMP_EDGE_COLOUR)))
     out.line('%s %s;' % (dot_quote('legend_target'), _attrs(id='legend_target', label='reached through it',
                                                             shape='plaintext', style='', fontcolor=JUMP_EDGE_COLOUR)))
-    out.line('"legend_jump" -> "legend_target";')
+    out.line('"legend_jump" -> "legend_target" %s;' % _attrs(id='legend_edge'))
     # Two rows (in LR a chain is a row): the status colours, then the shapes and the jump edge.
     invisible = _attrs(style='invis')
     for row in (['legend_%s' % status for status in STATUSES], ['legend_device', 'legend_gateway', 'legend_problem',

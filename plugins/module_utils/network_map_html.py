@@ -51,7 +51,7 @@ main { flex: 1; display: flex; min-height: 0; }
 .status-alive { background: #c8e6c9; } .status-warning { background: #ffe0b2; }
 .status-offline { background: #ffcdd2; } .status-never { background: #eeeeee; }
 svg g.node { cursor: pointer; }
-svg.searching g.node:not(.match):not(.legend), svg.searching g.edge { opacity: 0.18; }
+svg.searching g.node:not(.match):not(.legend), svg.searching g.edge:not(#legend_edge) { opacity: 0.18; }
 svg g.node.match > g > a > path, svg g.node.match > g > a > polygon,
 svg g.node.match > path, svg g.node.match > polygon { stroke: #d500f9; stroke-width: 4px; }
 svg g.node.selected > g > a > path, svg g.node.selected > g > a > polygon,
@@ -217,8 +217,12 @@ _SCRIPT = u"""
     var at = part.indexOf('=');
     if (at > 0) { hash[part.slice(0, at)] = decodeURIComponent(part.slice(at + 1).replace(/\\+/g, ' ')); }
   });
-  if (hash.search) { box.value = hash.search; var found = search(hash.search); if (found && !hash.node) { show(found); } }
-  if (hash.node) { show(hash.node); }
+  if (hash.search) {
+    box.value = hash.search;
+    var found = search(hash.search);
+    if (found && !hash.node) { show(found); reveal(found); }
+  }
+  if (hash.node) { show(hash.node); reveal(hash.node); }
   document.body.setAttribute('data-map-ready', 'yes');
 })();
 """
