@@ -93,7 +93,7 @@ records:
     status:
       description:
         - C(update) (written, or would be in check mode), C(unchanged), C(not_found), C(ambiguous) (the IP is in
-          several addresses), C(shared) (several hosts have the IP), C(no_ip), C(error) (the write failed: the
+          several addresses), C(shared) (several hosts have the IP), C(no_ip), C(error) (the write failed; the
           module fails after trying all writes).
       type: str
     message:
@@ -172,6 +172,7 @@ def main():
         result['msg'] = '%d of %d writes failed: %s' % (len(errors), len(errors) + len(changed), '; '.join(errors))
         module.fail_json(**result)
     module.exit_json(**result)
+
 
 if __name__ == '__main__':
     main()
