@@ -81,6 +81,10 @@ def test_role_over_ssh(connection, ssh_chain, chain_in_phpipam, tmp_path):  # no
     report = run.result('Host facts report')['msg']
     assert [line.split()[:4] for line in report[1:]] == [[name, lan.hosts[name].ip, 'recorded', 'ok'] for name in HOSTS]
 
+    # Each host's summary carries the phpIPAM address id the inventory gave it (phpipam_id).
+    gathered = [r['result']['host_facts'] for r in run.records if r['task'].endswith("Gather what Ansible's facts lack")]
+    assert sorted((g['name'], g['address_id']) for g in gathered) == sorted(front.items())
+
     stored = stored_facts(connection, front)
     for name in HOSTS:
         host = lan.hosts[name]
