@@ -205,8 +205,8 @@ def main():
         module.fail_json(msg='cpu_interval is %s: give 0 to 60 seconds' % params['cpu_interval'])
     tools = dict((name, module.get_bin_path(name)) for name in ('ss', 'ip'))
     if not all(tools.values()):
-        module.fail_json(msg='ss and ip of iproute2 are needed and %s not found: install them (Debian, Ubuntu: '
-                         'apt-get install iproute2)' % ' and '.join(n for n, p in sorted(tools.items()) if not p))
+        module.fail_json(msg='ipamkit.phpipam.host_facts needs ss and ip of iproute2; not found: %s (Debian, Ubuntu: '
+                         'apt-get install iproute2)' % ', '.join(n for n, p in sorted(tools.items()) if not p))
     try:
         check_thresholds(params['disk_used_percent_max'], params['memory_used_percent_max'],
                          params['cpu_used_percent_max'], params['expected_services'])

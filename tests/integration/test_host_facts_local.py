@@ -100,6 +100,14 @@ def test_record_module(phpipam, connection, run_playbook):
     assert ghost['changed'] is False and ghost['records'][0]['status'] == 'not_found'
     assert 'ghost: no phpIPAM address 198.18.250.250' in ' '.join(run.warnings())
 
+    # ss lives in /usr/bin on Debian (ip in /usr/sbin, which the module also searches).
+    assert run.status('Gather where ss cannot be found') == 'failed'
+    assert run.result('Gather where ss cannot be found')['msg'] == (
+        'ipamkit.phpipam.host_facts needs ss and ip of iproute2; not found: ss (Debian, Ubuntu: apt-get install iproute2)')
+    assert run.status('Gather with a bad expected service') == 'failed'
+    assert run.result('Gather with a bad expected service')['msg'] == (
+        "expected service 'tcp/0': port 0 is not between 1 and 65535")
+
 
 @pytest.mark.smoke
 def test_role_local(phpipam, connection, run_playbook):
