@@ -4,7 +4,7 @@
 """Record host facts summaries in a phpIPAM address custom field, and the per-host anomaly report.
 
 ``plan_records`` and ``report_lines`` are pure; ``record_host_facts`` reads phpIPAM (the field
-definition, then the addresses: one search per host for a few hosts, one read of all addresses
+definition, then the addresses: one request per host for a few hosts, one read of all addresses
 for many) and PATCHes only the addresses whose text differs, several at a time.
 """
 
@@ -22,7 +22,7 @@ from ansible_collections.ipamkit.phpipam.plugins.module_utils.host_facts import 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.resolve import find_section
 
 DEFAULT_FACTS_FIELD = 'custom_host_facts'
-# Up to this many hosts, one address search each; above it, one read of every address.
+# Up to this many hosts, one request each (by address id or IP search); above it, one read of every address.
 SEARCH_LIMIT = 20
 _TEXT_TYPES = ('text', 'mediumtext', 'longtext', 'tinytext')
 _VARCHAR = re.compile(r'^(?:var)?char\((\d+)\)$', re.IGNORECASE)
@@ -129,18 +129,15 @@ def plan_records(summaries, records, facts_field, capacity=TEXT_MAX_BYTES, secti
 
 
 def _fetch_records(client, summaries):
-    by_id = [s['address_id'] for s in summaries if s.get('address_id')]
+    """The address records the summaries need: one read of every address when there are many, else one
+    request per address id or IP."""
+    by_id = sorted(set(int(s['address_id']) for s in summaries if s.get('address_id')))
     by_ip = sorted(set(str(s['ip']) for s in summaries if not s.get('address_id') and _ip(s.get('ip'))))
-    records = []
-    for address_id in by_id:
-        record = client.get_or_none('addresses/%d' % int(address_id))
-        if record:
-            records.append(record)
-    if len(by_ip) > SEARCH_LIMIT:
-        records.extend(client.get_list('addresses'))
-    else:
-        for found in client.get_lists(['addresses/search/%s' % ip for ip in by_ip]):
-            records.extend(found)
+    if len(by_id) + len(by_ip) > SEARCH_LIMIT:
+        return client.get_list('addresses')
+    records = [r for r in (client.get_or_none('addresses/%d' % address_id) for address_id in by_id) if r]
+    for found in client.get_lists(['addresses/search/%s' % ip for ip in by_ip]):
+        records.extend(found)
     return records
 
 
