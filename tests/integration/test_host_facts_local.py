@@ -133,8 +133,10 @@ def test_role_local(phpipam, connection, run_playbook):
     with client(connection) as api:  # so that the next runs have something to record whatever they gather
         api.update('addresses/%d' % local_id, {FIELD: '', 'tag': 3})
     checked = run_playbook('ipamkit.phpipam.host_facts', env=env, inventory_text=inventory, check=True,
-                           extra_vars={'host_facts_cpu_interval': 0.2})
+                           extra_vars={'host_facts_cpu_interval': 0.2, 'host_facts_excluded_fs_types': []})
     assert checked.returncode == 0, checked.output[-3000:]
+    # Nothing excluded: tmpfs mounts such as /dev/shm are reported too.
+    assert 'tmpfs' in [m['fstype'] for m in checked.result('Gather what Ansible\'s facts lack')['host_facts']['mounts']]
     assert checked.result('Record the summaries in phpIPAM')['changed'] is True
     assert checked.result('Host facts report')['msg'][1].split() == ['local1', '127.0.0.1', 'would', 'record', 'ok', '-']
     assert read_address(connection, local_id)[FIELD] in ('', None)
