@@ -8,7 +8,7 @@ after)::
 
     IPAMKIT_HARNESS_DIR=... IPAMKIT_HARNESS_HTTPS_PORT=... IPAMKIT_HARNESS_HTTP_PORT=... \\
         .venv/bin/python bench/map_render.py [--hosts 500] [--repeats 3] [--workers 8]
-    ... bench/map_render.py --example docs/network-map-example.svg
+    ... bench/map_render.py --example docs/network-map-example.svg --page-screenshot docs/network-map-page.png
 
 Seeds customers (sections) in 198.18.64.0/18, each with a servers subnet (a bastion and its hypervisors, which
 are phpIPAM devices) and a VM subnet behind the bastion (custom field ``custom_ssh_jump``) whose hosts are
@@ -19,7 +19,8 @@ nothing is contacted). Then runs a playbook with the module (SVG, PNG and HTML) 
 wrote, and prints and writes the figures to bench/results/map-render-<UTC time>.json.
 
 ``--example PATH`` instead seeds the small example network of tests/integration/map_helpers.py and writes its
-map to PATH (.svg or .png): the picture in docs/network-map.md.
+map to PATH (.svg or .png), and with ``--page-screenshot PNG`` a headless-Chromium screenshot of its HTML page:
+the pictures in docs/network-map.md.
 """
 
 import argparse
@@ -205,9 +206,10 @@ def stats(values):
             'max': round(max(values), 3), 'n': len(values)}
 
 
-def example(instance, path):
-    """The example network of map_helpers.py, drawn to ``path`` (.svg or .png)."""
-    from map_helpers import ACME, GLOBEX, seed_example  # pylint: disable=import-error,import-outside-toplevel
+def example(instance, path, page_screenshot=None):
+    """The example network of map_helpers.py, drawn to ``path`` (.svg or .png); optionally a screenshot of its
+    HTML page, searched for vm-b, by headless Chromium."""
+    from map_helpers import ACME, GLOBEX, chromium, seed_example  # pylint: disable=import-error,import-outside-toplevel
     from ansible_collections.ipamkit.phpipam.plugins.module_utils.api import (  # pylint: disable=import-outside-toplevel
         PhpipamClient)
     fmt = os.path.splitext(path)[1].lstrip('.')
@@ -216,9 +218,21 @@ def example(instance, path):
     with PhpipamClient(instance.https_url, APP, token=instance.app_code(APP), ca_path=instance.ca_path) as api:
         seed_example(api, datetime.datetime.now(datetime.timezone.utc))
     workdir = tempfile.mkdtemp(prefix='ipamkit-map-example-')
-    _wall, result = run_module(instance, workdir, os.path.join(workdir, 'example'), [fmt], sections=[ACME, GLOBEX])
-    shutil.copyfile(result['files'][fmt], path)
-    say('wrote %s (%s)' % (path, json.dumps(result['counts'], sort_keys=True)))
+    try:
+        _wall, result = run_module(instance, workdir, os.path.join(workdir, 'example'), [fmt, 'html'],
+                                   sections=[ACME, GLOBEX])
+        shutil.copyfile(result['files'][fmt], path)
+        say('wrote %s (%s)' % (path, json.dumps(result['counts'], sort_keys=True)))
+        if page_screenshot:
+            profile = os.path.join(workdir, 'chromium')
+            os.mkdir(profile)
+            proc = chromium(['--screenshot=%s' % page_screenshot, '--window-size=1300,760', '--hide-scrollbars',
+                             'file://%s#search=vm-b' % result['files']['html']], profile)
+            if proc.returncode != 0:
+                raise SystemExit('map_render: chromium failed: %s' % proc.stderr[-2000:])
+            say('wrote %s' % page_screenshot)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv=None):
@@ -228,6 +242,7 @@ def main(argv=None):
     parser.add_argument('--workers', type=int, default=8, help='parallel writes while seeding')
     parser.add_argument('--keep', action='store_true', help='leave the bench data in phpIPAM afterwards')
     parser.add_argument('--example', metavar='PATH', help='draw the small example network to PATH instead')
+    parser.add_argument('--page-screenshot', metavar='PNG', help='with --example: also a screenshot of its HTML page')
     args = parser.parse_args(argv)
     if not 1 <= args.hosts <= len(CUSTOMERS) * HOSTS_PER_CUSTOMER:
         parser.error('--hosts must be from 1 to %d' % (len(CUSTOMERS) * HOSTS_PER_CUSTOMER))
@@ -243,7 +258,8 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix='ipamkit-map-render-')
     try:
         if args.example:
-            example(instance, os.path.abspath(args.example))
+            example(instance, os.path.abspath(args.example),
+                    os.path.abspath(args.page_screenshot) if args.page_screenshot else None)
             return
         say('seeding %d hosts through the API (%d workers)...' % (args.hosts, args.workers))
         seed_seconds, seeded = seed(instance, args.hosts, args.workers)

@@ -183,7 +183,7 @@ _SCRIPT = u"""
 
   function reveal(id) {
     var el = document.getElementById(id);
-    if (el && el.scrollIntoView) { el.scrollIntoView({ block: 'center', inline: 'center' }); }
+    if (el && el.scrollIntoView) { el.scrollIntoView({ block: 'nearest', inline: 'nearest' }); }
   }
 
   function setZoom(factor) {
@@ -211,6 +211,11 @@ _SCRIPT = u"""
   document.getElementById('zoom-fit').addEventListener('click', function () {
     if (natural) { setZoom((view.clientWidth - 4) / natural.w); }
   });
+
+  // A map a little wider than the window is shown whole; a big one at full size, where its text is readable.
+  if (natural && natural.w > view.clientWidth && view.clientWidth / natural.w >= 0.6) {
+    setZoom((view.clientWidth - 4) / natural.w);
+  }
 
   var hash = {};
   location.hash.replace(/^#/, '').split('&').forEach(function (part) {
