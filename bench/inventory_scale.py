@@ -23,6 +23,7 @@ import ipaddress
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -210,6 +211,7 @@ def main(argv=None):
                result['ansible_inventory_list_seconds']['median'], len(walls), result['requests'], cached_wall))
         say('wrote %s' % out)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if not args.keep:
             harness.reset()
 
