@@ -24,53 +24,23 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
 
 import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from benchlib import APP, PlainClient, say, stats  # noqa: E402  pylint: disable=import-error,wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
 SECTION = 'InvBench'
 FIRST_NETWORK = ipaddress.ip_network('198.18.128.0/24')
 HOSTS_PER_SUBNET = 250
-APP = 'ansible_rw'
 
-
-def say(text=''):
-    print(text, flush=True)
-
-
-class PlainClient(object):
-    """requests + ThreadPoolExecutor, as bench/run.py row (g): the fastest way phpIPAM takes writes."""
-
-    def __init__(self, instance, workers):
-        import requests  # pylint: disable=import-outside-toplevel
-        self.base = instance.api_url(APP)
-        self.verify = instance.ca_path
-        self.workers = workers
-        self.session = requests.Session()
-        self.session.mount('https://', requests.adapters.HTTPAdapter(pool_maxsize=workers))
-        self.session.headers.update({'token': instance.app_code(APP), 'Content-Type': 'application/json'})
-
-    def send(self, method, path, body=None):
-        response = self.session.request(method, self.base + path, data=json.dumps(body) if body is not None else None,
-                                        verify=self.verify, timeout=120)
-        answer = response.json()
-        if response.status_code >= 300:
-            raise SystemExit('inventory_scale: %s %s failed: %s %s' % (method, path, response.status_code, answer))
-        return answer
-
-    def create_all(self, path, bodies):
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return [int(answer['id']) for answer in pool.map(lambda body: self.send('POST', path, body), bodies)]
 
 
 def networks(count):
@@ -79,7 +49,7 @@ def networks(count):
 
 def seed(instance, addresses, workers):
     """The bench section through the API. Returns (seconds, subnet count)."""
-    client = PlainClient(instance, workers)
+    client = PlainClient(instance, workers, 'inventory_scale')
     started = time.monotonic()
     section = int(client.send('POST', 'sections/', {'name': SECTION, 'description': 'inventory scale bench'})['id'])
     nets = networks((addresses + HOSTS_PER_SUBNET - 1) // HOSTS_PER_SUBNET)
@@ -127,11 +97,6 @@ def run_inventory(config_path, env):
         raise SystemExit('inventory_scale: ansible-inventory failed:\n%s' % (proc.stderr[-3000:]))
     data = json.loads(proc.stdout)
     return wall, data
-
-
-def stats(values):
-    return {'min': round(min(values), 2), 'median': round(statistics.median(values), 2),
-            'max': round(max(values), 2), 'n': len(values)}
 
 
 def main(argv=None):

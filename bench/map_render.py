@@ -30,12 +30,10 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(HERE)
@@ -43,9 +41,9 @@ sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
 sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'integration'))
 
 import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from benchlib import APP, PlainClient, say, stats  # noqa: E402  pylint: disable=import-error,wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
-APP = 'ansible_rw'
 FIRST_NETWORK = ipaddress.ip_network('198.18.64.0/24')
 CUSTOMERS = ('Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark', 'Wayne', 'Wonka', 'Tyrell', 'Cyberdyne')
 HYPERVISORS_PER_CUSTOMER = 4
@@ -69,34 +67,6 @@ PLAYBOOK = """
 """
 
 
-def say(text=''):
-    print(text, flush=True)
-
-
-class PlainClient(object):
-    """requests + ThreadPoolExecutor, as bench/run.py row (g)."""
-
-    def __init__(self, instance, workers):
-        import requests  # pylint: disable=import-outside-toplevel
-        self.base = instance.api_url(APP)
-        self.verify = instance.ca_path
-        self.workers = workers
-        self.session = requests.Session()
-        self.session.mount('https://', requests.adapters.HTTPAdapter(pool_maxsize=workers))
-        self.session.headers.update({'token': instance.app_code(APP), 'Content-Type': 'application/json'})
-
-    def send(self, method, path, body=None):
-        response = self.session.request(method, self.base + path, data=json.dumps(body) if body is not None else None,
-                                        verify=self.verify, timeout=120)
-        answer = response.json()
-        if response.status_code >= 300:
-            raise SystemExit('map_render: %s %s failed: %s %s' % (method, path, response.status_code, answer))
-        return answer
-
-    def create_all(self, path, bodies):
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return [int(answer['id']) for answer in pool.map(lambda body: self.send('POST', path, body), bodies)]
-
 
 def seen(now, number):
     """lastSeen spread over the status bands: 7 of 10 alive, then warning, offline, never."""
@@ -115,7 +85,7 @@ def seed(instance, hosts, workers):
     customers = max(1, (hosts + HOSTS_PER_CUSTOMER - 1) // HOSTS_PER_CUSTOMER)
     if customers > len(CUSTOMERS):
         raise SystemExit('map_render: at most %d hosts' % (len(CUSTOMERS) * HOSTS_PER_CUSTOMER))
-    client = PlainClient(instance, workers)
+    client = PlainClient(instance, workers, 'map_render')
     started = time.monotonic()
     now = datetime.datetime.now(datetime.timezone.utc)
     names = ['Bench %s' % name for name in CUSTOMERS[:customers]]
@@ -199,11 +169,6 @@ def time_dot(dot_file, fmt, repeats):
         subprocess.run([shutil.which('dot'), '-T' + fmt, '-o', os.devnull, dot_file], check=True, timeout=900)
         walls.append(time.monotonic() - started)
     return walls
-
-
-def stats(values):
-    return {'min': round(min(values), 3), 'median': round(statistics.median(values), 3),
-            'max': round(max(values), 3), 'n': len(values)}
 
 
 def example(instance, path, page_screenshot=None):

@@ -36,6 +36,7 @@ CHECKOUT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
 
 import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from benchlib import APP, say, stats  # noqa: E402  pylint: disable=import-error,wrong-import-position
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.api import PhpipamClient  # noqa: E402
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import load_network  # noqa: E402
@@ -45,7 +46,6 @@ BIN = os.path.dirname(sys.executable)
 SECTION = 'SshBench'
 FIRST_NETWORK = ipaddress.ip_network('198.18.128.0/24')
 HOSTS_PER_SUBNET = 250
-APP = 'ansible_rw'
 
 PLAYBOOK = """\
 - name: ssh_config scale
@@ -63,9 +63,6 @@ PLAYBOOK = """\
       check_mode: true
 """
 
-
-def say(text=''):
-    print(text, flush=True)
 
 
 def seed(instance, addresses, workers):
@@ -109,11 +106,6 @@ def seed(instance, addresses, workers):
                        'hostname': name})
     parallel('addresses', bodies)
     return time.monotonic() - started, count
-
-
-def stats(values):
-    return {'min': round(min(values), 2), 'median': round(statistics.median(values), 2),
-            'max': round(max(values), 2), 'n': len(values)}
 
 
 def run_playbook(tmp, instance, fragment, env):
@@ -194,9 +186,9 @@ def main(argv=None):  # pylint: disable=too-many-locals
             'utc': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
             'addresses': args.addresses, 'subnets': subnet_count, 'entries': entries, 'changed': summary,
             'seed_seconds': round(seed_seconds, 1),
-            'load_network_seconds': stats(loads), 'ssh_config_plan_seconds': stats(plans),
-            'playbook_seconds': stats(walls),
-            'task_seconds': dict((name, stats(values)) for name, values in task_times.items()),
+            'load_network_seconds': stats(loads, 2), 'ssh_config_plan_seconds': stats(plans, 2),
+            'playbook_seconds': stats(walls, 2),
+            'task_seconds': dict((name, stats(values, 2)) for name, values in task_times.items()),
             'fragment_bytes': size,
             'machine': {'cpus': os.cpu_count(), 'python': platform.python_version(),
                         'ansible-core': ansible.__version__, 'phpipam': instance.phpipam_version},
