@@ -62,7 +62,7 @@ def test_subnet_lifecycle(phpipam, connection, run_playbook):
         'localhost); nothing was changed',
         "subnet 198.18.3.0/27: name server set 'no-such-dns' does not exist in phpIPAM (sets: Google NS, lab-dns); "
         'nothing was changed',
-        'subnet 198.18.3.0/27: custom_x is not a custom field of phpIPAM subnets (custom fields: none); '
+        'subnet 198.18.3.0/27: custom_x is not a custom field of phpIPAM subnets (custom fields: custom_ssh_jump, custom_ssh_user); '
         'nothing was changed',
     ]
     with client(connection) as api:
