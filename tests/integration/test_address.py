@@ -59,8 +59,8 @@ def test_address_lifecycle(phpipam, connection, run_playbook):
         "address 198.18.1.300: ip '198.18.1.300' is not an IP address; nothing was changed",
         'address 198.18.1.31: 198.18.1.31 is the broadcast address of subnet 198.18.1.0/27 and cannot be an address'
         '; nothing was changed',
-        'address 198.18.1.13: custom_nope is not a custom field of phpIPAM addresses (custom fields: custom_asset, custom_host_facts, custom_ssh_jump, custom_ssh_user)'
-        '; nothing was changed',
+        'address 198.18.1.13: custom_nope is not a custom field of phpIPAM addresses (custom fields: custom_asset, '
+        'custom_host_facts, custom_ssh_jump, custom_ssh_user); nothing was changed',
         'address with hostname nobody.example.test: no address in 198.18.1.0/27 has hostname nobody.example.test; '
         'give ip to create one; nothing was changed',
     ]
