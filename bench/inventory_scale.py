@@ -42,7 +42,6 @@ FIRST_NETWORK = ipaddress.ip_network('198.18.128.0/24')
 HOSTS_PER_SUBNET = 250
 
 
-
 def networks(count):
     return [ipaddress.ip_network('%s/24' % (FIRST_NETWORK.network_address + 256 * i)) for i in range(count)]
 

@@ -67,7 +67,6 @@ PLAYBOOK = """
 """
 
 
-
 def seen(now, number):
     """lastSeen spread over the status bands: 7 of 10 alive, then warning, offline, never."""
     band = number % 10

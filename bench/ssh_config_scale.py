@@ -64,7 +64,6 @@ PLAYBOOK = """\
 """
 
 
-
 def seed(instance, addresses, workers):
     """The bench section through the API (one client per worker thread). Returns (seconds, subnet count)."""
     started = time.monotonic()
