@@ -18,11 +18,9 @@ figures and writes them to bench/results/host-facts-record-<UTC time>.json.
 """
 
 import argparse
-import datetime
 import ipaddress
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,15 +29,20 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
 
-import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from benchlib import (  # noqa: E402  pylint: disable=import-error,wrong-import-position
+    APP,
+    harness_up,
+    machine,
+    say,
+    utc_now,
+    write_result,
+)
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.api import PhpipamClient  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 NETWORK = ipaddress.ip_network('198.18.64.0/22')
-APP = 'ansible_rw'
 PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
@@ -49,10 +52,6 @@ PLAYBOOK = """
         hosts: "{{ summaries }}"
       when: summaries | length > 0
 """
-
-
-def say(text=''):
-    print(text, flush=True)
 
 
 def playbook_seconds(workdir, env, summaries_file, check=False):
@@ -83,11 +82,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 1 <= args.hosts <= NETWORK.num_addresses - 2:
         raise SystemExit('--hosts must be 1 to %d' % (NETWORK.num_addresses - 2))
-    harness = harness_module.Harness.from_env()
-    ok, reason = harness.can_run()
-    if not ok:
-        raise SystemExit('host_facts_record bench: the test harness cannot run: %s' % reason)
-    instance = harness.ensure_up()
+    harness, instance = harness_up('host_facts_record bench', reset=False)
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith(('PHPIPAM_', 'ANSIBLE_')))
     env.update({'PHPIPAM_URL': instance.https_url, 'PHPIPAM_APP_ID': APP, 'PHPIPAM_TOKEN': instance.app_code(APP),
                 'PHPIPAM_CA_PATH': instance.ca_path, 'ANSIBLE_NOCOLOR': '1'})
@@ -124,18 +119,15 @@ def main(argv=None):
             say('repeat %d: %s' % (repeat + 1, ', '.join('%s %.2f s' % (k, v[-1]) for k, v in rows.items())))
         startup = statistics.median(rows['startup'])
         result = {
-            'utc': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
-            'machine': {'cpus': os.cpu_count(), 'python': platform.python_version()},
+            'utc': utc_now(),
+            'machine': machine(instance),
             'hosts': args.hosts, 'repeats': args.repeats, 'summary_bytes': len(json.dumps(template)),
             'seconds': dict((k, [round(v, 3) for v in values]) for k, values in rows.items()),
             'median_less_startup': dict((k, round(statistics.median(v) - startup, 3)) for k, v in rows.items()
                                         if k != 'startup'),
         }
         say(json.dumps(result, indent=2))
-        os.makedirs(os.path.join(HERE, 'results'), exist_ok=True)
-        out = os.path.join(HERE, 'results', 'host-facts-record-%s.json' % result['utc'].replace(':', '').replace('-', ''))
-        with open(out, 'w', encoding='utf-8') as handle:
-            json.dump(result, handle, indent=2)
+        out = write_result('host-facts-record', result)
         say('written: %s' % os.path.relpath(out, CHECKOUT))
     finally:
         harness.reset()

@@ -22,19 +22,23 @@ import datetime
 import ipaddress
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CHECKOUT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
-
-import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
-from benchlib import APP, PlainClient, say, stats  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from benchlib import (  # noqa: E402  pylint: disable=import-error,wrong-import-position
+    APP,
+    PlainClient,
+    collection_commit,
+    harness_up,
+    machine,
+    say,
+    stats,
+    utc_now,
+    write_result,
+)
 
 BIN = os.path.dirname(sys.executable)
 SECTION = 'InvBench'
@@ -108,12 +112,7 @@ def main(argv=None):
     if args.addresses < 1 or args.addresses > HOSTS_PER_SUBNET * 128:
         parser.error('--addresses must be from 1 to %d' % (HOSTS_PER_SUBNET * 128))
 
-    harness = harness_module.Harness.from_env()
-    ok, reason = harness.can_run()
-    if not ok:
-        raise SystemExit('inventory_scale: the test harness cannot run: %s' % reason)
-    instance = harness.ensure_up()
-    harness.reset()
+    harness, instance = harness_up('inventory_scale')
     tmp = tempfile.mkdtemp(prefix='ipamkit-inventory-scale-')
     try:
         say('seeding %d addresses through the API (%d workers)...' % (args.addresses, args.workers))
@@ -151,25 +150,17 @@ def main(argv=None):
         cached_requests = len(api_requests_since(harness, offset))
         say('  from the inventory cache: %.2f s, %d requests to phpIPAM' % (cached_wall, cached_requests))
 
-        import ansible  # pylint: disable=import-outside-toplevel
         result = {
             'bench': 'inventory_scale',
-            'utc': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'utc': utc_now(),
             'addresses': args.addresses, 'subnets': subnet_count, 'hosts': hosts,
             'seed_seconds': round(seed_seconds, 1),
             'ansible_inventory_list_seconds': stats(walls),
             'requests': len(requests_seen), 'request_lines': sorted(requests_seen),
             'cached_list_seconds': round(cached_wall, 2), 'cached_requests': cached_requests,
-            'machine': {'cpus': os.cpu_count(), 'python': platform.python_version(),
-                        'ansible-core': ansible.__version__, 'phpipam': instance.phpipam_version},
-            'collection_commit': subprocess.run(['git', '-C', CHECKOUT, 'rev-parse', 'HEAD'], capture_output=True,
-                                                text=True, check=False).stdout.strip(),
+            'machine': machine(instance), 'collection_commit': collection_commit(),
         }
-        os.makedirs(os.path.join(HERE, 'results'), exist_ok=True)
-        out = os.path.join(HERE, 'results', 'inventory-scale-%s.json' % result['utc'].replace(':', '').replace('-', ''))
-        with open(out, 'w', encoding='utf-8') as handle:
-            json.dump(result, handle, indent=1, sort_keys=True)
-            handle.write('\n')
+        out = write_result('inventory-scale', result)
         say('ansible-inventory --list, %d addresses: min %.2f s, median %.2f s (%d runs), %d requests; cached %.2f s'
             % (args.addresses, result['ansible_inventory_list_seconds']['min'],
                result['ansible_inventory_list_seconds']['median'], len(walls), result['requests'], cached_wall))

@@ -28,7 +28,6 @@ import datetime
 import ipaddress
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -37,11 +36,19 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
 sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'integration'))
 
-import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
-from benchlib import APP, PlainClient, say, stats  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from benchlib import (  # noqa: E402  pylint: disable=import-error,wrong-import-position
+    APP,
+    PlainClient,
+    collection_commit,
+    harness_up,
+    machine,
+    say,
+    stats,
+    utc_now,
+    write_result,
+)
 
 BIN = os.path.dirname(sys.executable)
 FIRST_NETWORK = ipaddress.ip_network('198.18.64.0/24')
@@ -213,12 +220,7 @@ def main(argv=None):
     if shutil.which('dot') is None:
         raise SystemExit('map_render: Graphviz dot is not installed')
 
-    harness = harness_module.Harness.from_env()
-    ok, reason = harness.can_run()
-    if not ok:
-        raise SystemExit('map_render: the test harness cannot run: %s' % reason)
-    instance = harness.ensure_up()
-    harness.reset()
+    harness, instance = harness_up('map_render')
     workdir = tempfile.mkdtemp(prefix='ipamkit-map-render-')
     try:
         if args.example:
@@ -244,28 +246,19 @@ def main(argv=None):
         say('  dot -Tsvg alone: %s s; dot -Tpng alone: %s s' % (
             ', '.join('%.2f' % w for w in dot_svg), ', '.join('%.2f' % w for w in dot_png)))
 
-        import ansible  # pylint: disable=import-outside-toplevel
         dot_version = subprocess.run([shutil.which('dot'), '-V'], capture_output=True, text=True, check=False).stderr
         result = {
             'bench': 'map_render',
-            'utc': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'utc': utc_now(),
             'seeded': seeded, 'seed_seconds': round(seed_seconds, 1), 'counts': counts,
             'formats': ['svg', 'png', 'html'],
             'module_end_to_end_seconds': stats(walls),
             'module_phase_seconds': dict((phase, stats([p[phase] for p in phases])) for phase in ('load', 'build', 'render')),
             'dot_svg_seconds': stats(dot_svg), 'dot_png_seconds': stats(dot_png),
             'file_bytes': dict((fmt, os.path.getsize('%s.%s' % (dest, fmt))) for fmt in ('dot', 'svg', 'png', 'html')),
-            'machine': {'cpus': os.cpu_count(), 'python': platform.python_version(),
-                        'ansible-core': ansible.__version__, 'phpipam': instance.phpipam_version,
-                        'graphviz': dot_version.strip()},
-            'collection_commit': subprocess.run(['git', '-C', CHECKOUT, 'rev-parse', 'HEAD'], capture_output=True,
-                                                text=True, check=False).stdout.strip(),
+            'machine': machine(instance, graphviz=dot_version.strip()), 'collection_commit': collection_commit(),
         }
-        os.makedirs(os.path.join(HERE, 'results'), exist_ok=True)
-        out = os.path.join(HERE, 'results', 'map-render-%s.json' % result['utc'].replace(':', '').replace('-', ''))
-        with open(out, 'w', encoding='utf-8') as handle:
-            json.dump(result, handle, indent=1, sort_keys=True)
-            handle.write('\n')
+        out = write_result('map-render', result)
         say('network_map, %d hosts: end to end min %.2f s, median %.2f s (%d runs); dot -Tsvg alone min %.2f s, '
             'median %.2f s; dot -Tpng alone min %.2f s, median %.2f s' % (
                 counts['hosts'], result['module_end_to_end_seconds']['min'],

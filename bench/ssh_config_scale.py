@@ -19,11 +19,9 @@ bench/results/ssh-config-scale-<UTC time>.json.
 """
 
 import argparse
-import datetime
 import ipaddress
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,10 +31,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(CHECKOUT, 'tests', 'harness'))
 
-import phpipam as harness_module  # noqa: E402  pylint: disable=import-error,wrong-import-position
-from benchlib import APP, say, stats  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from benchlib import (  # noqa: E402  pylint: disable=import-error,wrong-import-position
+    APP,
+    collection_commit,
+    harness_up,
+    machine,
+    say,
+    stats,
+    utc_now,
+    write_result,
+)
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.api import PhpipamClient  # noqa: E402
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import load_network  # noqa: E402
@@ -137,12 +142,7 @@ def main(argv=None):  # pylint: disable=too-many-locals
     if not 3 <= args.addresses <= HOSTS_PER_SUBNET * 128:
         parser.error('--addresses must be from 3 to %d' % (HOSTS_PER_SUBNET * 128))
 
-    harness = harness_module.Harness.from_env()
-    ok, reason = harness.can_run()
-    if not ok:
-        raise SystemExit('ssh_config_scale: the test harness cannot run: %s' % reason)
-    instance = harness.ensure_up()
-    harness.reset()
+    harness, instance = harness_up('ssh_config_scale')
     tmp = tempfile.mkdtemp(prefix='ipamkit-ssh-config-scale-')
     try:
         say('seeding %d addresses through the API (%d workers)...' % (args.addresses, args.workers))
@@ -179,25 +179,18 @@ def main(argv=None):  # pylint: disable=too-many-locals
             if summary != {'Write': True, 'Rerun': False, 'Check mode': True}:
                 raise SystemExit('ssh_config_scale: expected changed/unchanged/changed, got %s' % summary)
 
-        import ansible  # pylint: disable=import-outside-toplevel
         result = {
             'bench': 'ssh_config_scale',
-            'utc': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'utc': utc_now(),
             'addresses': args.addresses, 'subnets': subnet_count, 'entries': entries, 'changed': summary,
             'seed_seconds': round(seed_seconds, 1),
             'load_network_seconds': stats(loads, 2), 'ssh_config_plan_seconds': stats(plans, 2),
             'playbook_seconds': stats(walls, 2),
             'task_seconds': dict((name, stats(values, 2)) for name, values in task_times.items()),
             'fragment_bytes': size,
-            'machine': {'cpus': os.cpu_count(), 'python': platform.python_version(),
-                        'ansible-core': ansible.__version__, 'phpipam': instance.phpipam_version},
-            'collection_commit': subprocess.run(['git', '-C', CHECKOUT, 'rev-parse', 'HEAD'], capture_output=True,
-                                                text=True, check=False).stdout.strip(),
+            'machine': machine(instance), 'collection_commit': collection_commit(),
         }
-        os.makedirs(os.path.join(HERE, 'results'), exist_ok=True)
-        out = os.path.join(HERE, 'results', 'ssh-config-scale-%s.json' % result['utc'].replace(':', ''))
-        with open(out, 'w', encoding='utf-8') as handle:
-            json.dump(result, handle, indent=2)
+        out = write_result('ssh-config-scale', result)
         say('results: %s' % out)
     finally:
         harness.reset()
