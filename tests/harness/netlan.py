@@ -299,13 +299,30 @@ def _locked(state_dir):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _read_state(state_dir, tag):
+def _read_state(state_dir, tag, version=STATE_VERSION):
+    """The state.json of run `tag`, or None when it is missing, unreadable or of another layout version."""
     try:
         with open(os.path.join(state_dir, tag, 'state.json'), encoding='utf-8') as handle:
             state = json.load(handle)
     except (OSError, ValueError):
         return None
-    return state if isinstance(state, dict) and state.get('version') == STATE_VERSION else None
+    return state if isinstance(state, dict) and state.get('version') == version else None
+
+
+def terminate_processes(pids, label=None):
+    """SIGTERM these processes, give them 3 s to exit, then SIGKILL what is left (warning with `label`)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 3
+    for pid in pids:
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if process_alive(pid):
+            if label:
+                LOG.warning('%s %d did not stop on SIGTERM: SIGKILL', label, pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _arpa_zones(network):
@@ -395,17 +412,7 @@ def _kill_dnsmasq(state_dir, tag):
     pids.update(_netns_pids(['%s%s-dns' % (NS_PREFIX, tag)]).get('%s%s-dns' % (NS_PREFIX, tag), ()))
     ours = [pid for pid in pids if pid > 1 and '--conf-file=' + conf in _cmdline(pid)
             and os.path.basename((_cmdline(pid) or [''])[0]) == 'dnsmasq']
-    for pid in ours:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 3
-    for pid in ours:
-        while process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if process_alive(pid):
-            LOG.warning('dnsmasq %d did not stop on SIGTERM: SIGKILL', pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    terminate_processes(ours, label='dnsmasq')
     return ours
 
 

@@ -23,7 +23,7 @@ As a pytest fixture::
     def ssh_chain():
         ok, reason = sshlan.can_run()
         if not ok:
-            pytest.skip(reason)
+            unavailable('SSH chains in network namespaces', reason)   # integration_helpers: skip, or fail in CI
         sshlan.cleanup_stale()
         with sshlan.SshLan() as lan:
             yield lan
@@ -90,7 +90,6 @@ import re
 import secrets
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -104,11 +103,13 @@ from netlan import (  # pylint: disable=import-error
     _locked,
     _netns_pids,
     _proc_stat,
+    _read_state as _netlan_read_state,
     _run as _netlan_run,
     _which,
     _write,
     list_netns,
     process_alive,
+    terminate_processes,
 )
 
 LOG = logging.getLogger('ipamkit.sshlan')
@@ -246,12 +247,7 @@ def _state_dir(state_dir=None):
 
 
 def _read_state(state_dir, tag):
-    try:
-        with open(os.path.join(state_dir, tag, 'state.json'), encoding='utf-8') as handle:
-            state = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) and state.get('version') == STATE_VERSION else None
+    return _netlan_read_state(state_dir, tag, version=STATE_VERSION)
 
 
 def _tag_namespaces(tag, namespaces=None):
@@ -267,16 +263,7 @@ def _is_sshd(pid):
 def _stop_sshd(namespaces):
     """SIGTERM (then SIGKILL) every sshd process inside these namespaces: the listeners and their sessions."""
     pids = [pid for found in _netns_pids(namespaces).values() for pid in found if pid > 1 and _is_sshd(pid)]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 3
-    for pid in pids:
-        while process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if process_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    terminate_processes(pids)
     return pids
 
 
