@@ -20,7 +20,7 @@ import ipaddress
 import re
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import select_hosts
-from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import proxyjump_argument, resolve_jump_chains
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import network_jump_chains, proxyjump_argument
 
 GROUP_KINDS = ('section', 'subnet', 'vlan', 'tag', 'location', 'device')
 DEFAULT_GROUP_BY = ('section', 'subnet', 'vlan', 'tag', 'location')
@@ -188,11 +188,7 @@ def ssh_variables(data, selected, jump_field, user_field, missing):
 
     Jump hosts are looked up among all of phpIPAM's addresses, selected or not.
     """
-    chains = resolve_jump_chains(
-        data.hosts,
-        jump_of=lambda host: data.inherited(host, jump_field),
-        user_of=lambda host: data.inherited(host, user_field),
-        missing=missing)
+    chains = network_jump_chains(data, jump_field, user_field, missing=missing)
     variables, problems = {}, {}
     for host in selected:
         values = {}

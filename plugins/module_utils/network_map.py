@@ -24,7 +24,7 @@ import re
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.inventory_plan import parse_duration
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import select_hosts
-from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import SshPathError, parse_hop, resolve_jump_chains
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import SshPathError, network_jump_chains, parse_hop
 
 # phpIPAM's default "Ping status intervals" (Administration > Settings): seconds after which a host is shown
 # as warning, then offline. The setting is not readable through the API, hence an option with this default.
@@ -492,7 +492,7 @@ class _MapBuilder(object):
 def map_of_network(data, now, sections=None, subnets=None, tags=None, custom_fields=None, hostname_required=False,
                    seen_within=None, jump_host_field='custom_ssh_jump', ssh_user_field='custom_ssh_user',
                    jump_host_missing='warn', timestamp=False, **map_options):
-    """select_hosts + resolve_jump_chains + build_map: the map of the hosts of ``data`` (a NetworkData) chosen with
+    """select_hosts + network_jump_chains + build_map: the map of the hosts of ``data`` (a NetworkData) chosen with
     the inventory plugin's filters and options (``seen_within`` as text, read by inventory_plan.parse_duration).
     ``map_options`` go to build_map. Jump paths are worked out over all hosts: a jump host need not be selected.
     ``jump_host_missing``: ``warn`` reports unusable paths in ``problems``, ``error`` raises MapError listing
@@ -505,8 +505,7 @@ def map_of_network(data, now, sections=None, subnets=None, tags=None, custom_fie
     def user_of(host):
         return data.inherited(host, ssh_user_field)
 
-    paths = resolve_jump_chains(data.hosts, lambda host: data.inherited(host, jump_host_field), user_of,
-                                missing='literal' if jump_host_missing == 'literal' else 'warn')
+    paths = network_jump_chains(data, jump_host_field, ssh_user_field, missing=jump_host_missing)
     stamp = 'generated %s' % now.strftime('%Y-%m-%d %H:%M:%S %Z').strip() if timestamp else None
     graph = build_map(data, hosts, paths, now, stamp=stamp, user_of=user_of, **map_options)
     if jump_host_missing == 'error' and graph.problems:

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An OpenSSH client config fragment from phpIPAM: one ``Host`` entry per selected host, with its jump path.
 
-``plan_entries`` (pure) turns the selected hosts, their jump paths (ssh_paths.resolve_jump_chains) and their
+``plan_entries`` (pure) turns the selected hosts, their jump paths (ssh_paths.network_jump_chains) and their
 users into entries, problems and skipped hosts; ``render_config`` turns entries into the file's text, the same
 text for the same input (sorted, no timestamps), so a rerun changes nothing. ``ssh_config_plan`` runs both on a
 NetworkData. ``read_config``/``write_config`` are the only functions here that touch the file system.
@@ -22,7 +22,7 @@ import tempfile
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.inventory_plan import parse_duration
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.network_data import select_hosts
-from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import resolve_jump_chains
+from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import network_jump_chains
 
 DEFAULT_PATH = '~/.ssh/config.d/ipamkit-phpipam.conf'
 FILE_MODE = 0o600
@@ -182,12 +182,9 @@ def ssh_config_plan(data, params, now=None):
     def user_of(host):
         return data.inherited(host, user_field)
 
-    def hop_user_of(host):
-        return data.inherited(host, user_field) or default_user
-
     # Every host can be a jump host, so the chains are resolved over all of them (one pass, shared chains).
-    paths = resolve_jump_chains(data.hosts, lambda host: data.inherited(host, jump_field), hop_user_of,
-                                missing='literal' if params.get('jump_host_missing') == 'literal' else 'warn')
+    paths = network_jump_chains(data, jump_field, user_field, missing=params.get('jump_host_missing') or 'warn',
+                                default_user=default_user)
     plan = plan_entries(selected, paths, user_of, default_user=default_user, port=params.get('port'),
                         match_address=params.get('match_address', True))
     plan['content'] = render_config(plan['entries'], options, include_hint=params.get('path'))

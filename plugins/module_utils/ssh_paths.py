@@ -200,3 +200,13 @@ def resolve_jump_chains(hosts, jump_of, user_of=None, missing='warn', max_hops=M
         return [by_id[i] for i in stack if i in by_id]
 
     return dict((host.get('id'), path(host, (host.get('id'),))) for host in hosts)
+
+
+def network_jump_chains(data, jump_field, user_field, missing='warn', default_user=None):
+    """resolve_jump_chains over every host of ``data`` (a network_data.NetworkData), reading each host's jump host
+    and SSH user from the custom fields ``jump_field`` and ``user_field`` (own value, else inherited from its
+    subnets). ``default_user`` is the hop user where phpIPAM names none."""
+    def user_of(host):
+        return data.inherited(host, user_field) or default_user
+
+    return resolve_jump_chains(data.hosts, lambda host: data.inherited(host, jump_field), user_of, missing=missing)

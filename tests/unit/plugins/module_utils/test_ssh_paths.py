@@ -4,7 +4,7 @@
 import pytest
 
 from ansible_collections.ipamkit.phpipam.plugins.module_utils.ssh_paths import (
-    DIRECT, Hop, SshPathError, format_hop, parse_hop, proxyjump_argument, resolve_jump_chains)
+    DIRECT, Hop, SshPathError, format_hop, network_jump_chains, parse_hop, proxyjump_argument, resolve_jump_chains)
 
 
 @pytest.mark.parametrize('value, expected', [
@@ -131,3 +131,27 @@ def test_many_hosts_share_one_chain():
     paths = resolve(hosts)
     assert len(paths) == 10002
     assert set(paths[10 + i] for i in range(10000)) == {(('198.18.250.2', '198.18.251.2'), None)}
+
+
+class _Network(object):
+    """The two things network_jump_chains reads of a NetworkData: hosts, and inherited custom field values."""
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+
+    def inherited(self, host, field):
+        return host.get(field)
+
+
+def test_network_jump_chains_reads_the_fields_and_falls_back_to_the_default_user():
+    data = _Network([
+        {'id': 1, 'ip': '198.18.250.2', 'hostname': 'jump1', 'custom_ssh_user': 'ops'},
+        {'id': 2, 'ip': '198.18.251.2', 'hostname': 'jump2'},
+        {'id': 3, 'ip': '198.18.252.2', 'hostname': 'app', 'custom_ssh_jump': 'jump2'},
+        {'id': 4, 'ip': '198.18.251.1', 'hostname': 'lan', 'custom_ssh_jump': 'jump1'},
+    ])
+    data.hosts[1]['custom_ssh_jump'] = 'jump1'
+    paths = network_jump_chains(data, 'custom_ssh_jump', 'custom_ssh_user', default_user='admin')
+    assert paths[3] == (('ops@198.18.250.2', 'admin@198.18.251.2'), None)
+    assert paths[4] == (('ops@198.18.250.2',), None)
+    assert network_jump_chains(data, 'custom_ssh_jump', 'custom_ssh_user')[3].hops == ('ops@198.18.250.2', '198.18.251.2')
